@@ -1,0 +1,1 @@
+"""steem-worker."""
