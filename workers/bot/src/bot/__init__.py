@@ -1,1 +1,1 @@
-"""bot."""
+"""The bot: prints the URL of every new Steem post, one per line, on stdout."""

@@ -1,1 +1,1 @@
-"""broadcaster."""
+"""The broadcaster: reads every Steem block with beem and publishes its operations to NATS."""

@@ -1,0 +1,53 @@
+"""Subjects, stream, headers and message ids: what the broadcaster promises its consumers."""
+
+import re
+
+STREAM_NAME = "STEEM"
+STREAM_SUBJECTS = ["steem.>"]
+
+OP_SUBJECT_PREFIX = "steem.op."
+BLOCK_SUBJECT = "steem.block"
+FORK_SUBJECT = "steem.fork"
+INVALID_SUBJECT = "steem.invalid"
+
+# JetStream drops a message whose Nats-Msg-Id it has seen within the duplicate window.
+HEADER_MSG_ID = "Nats-Msg-Id"
+HEADER_BLOCK_NUM = "Steem-Block-Num"
+HEADER_BLOCK_ID = "Steem-Block-Id"
+HEADER_TRX_ID = "Steem-Trx-Id"
+HEADER_TIMESTAMP = "Steem-Timestamp"
+
+_OPERATION_SUFFIX = "_operation"
+# One NATS subject token: no dots, spaces or wildcards.
+_SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def op_type_name(raw_name: str) -> str:
+    """`comment_operation` (appbase) or `comment` (condenser) -> `comment`.
+
+    Raises ValueError for a name that cannot be one subject token.
+    """
+    name = raw_name.removesuffix(_OPERATION_SUFFIX) if isinstance(raw_name, str) else ""
+    if not _SUBJECT_TOKEN.match(name):
+        raise ValueError(f"operation type {raw_name!r} is not a valid subject token")
+    return name
+
+
+def op_subject(op_type: str) -> str:
+    """The subject an operation of this type is published on: `steem.op.<type>`."""
+    return OP_SUBJECT_PREFIX + op_type_name(op_type)
+
+
+def op_msg_id(block_id: str, trx_index: int, op_index: int) -> str:
+    """Unique, stable id of one operation.
+
+    Built from the block *id*, not its number: in head mode a block replaced by a fork
+    reuses the number. beem's own `_id` hashes the content, so two identical operations
+    (the same vote twice) would collide; positions never do.
+    """
+    return f"{block_id}/{trx_index}/{op_index}"
+
+
+def block_msg_id(block_id: str) -> str:
+    """Id of the `steem.block` message that closes a block."""
+    return f"{block_id}/block"

@@ -1,0 +1,211 @@
+"""Settings read from the environment, validated at start.
+
+`.env` in the working directory is loaded with python-dotenv and never overrides a
+variable that is already set. A missing or malformed value raises ConfigError naming the
+variable; `load()` turns that into one line on stderr and exit code 2, which the restart
+loop knows not to retry (a configuration error will not fix itself).
+"""
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from dotenv import find_dotenv, load_dotenv
+
+EXIT_CONFIG_ERROR = 2
+
+DEFAULT_STEEM_NODES = (
+    "https://api.steemit.com",
+    "https://api.justyy.com",
+    "https://api.steem.fans",
+    "https://steemd.steemworld.org",
+)
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+DEFAULT_NATS_STORE_DIR = ".data/jetstream"
+STREAM_MODES = ("irreversible", "head")
+
+_NODE_SCHEMES = ("http", "https")
+_NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+_NATS_DEFAULT_PORT = 4222
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed. The message names the variable."""
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password or token replaced by `***`, safe to log."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
+    masked = f"{user}:***@{host}" if user else f"***@{host}"
+    return urlunsplit(parts._replace(netloc=masked))
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _url_list(
+    env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]
+) -> tuple[str, ...]:
+    raw = _text(env, name, default)
+    urls = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not urls:
+        raise ConfigError(f"{name} is empty; expected comma-separated URLs")
+    for url in urls:
+        shown = redact_url(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as err:
+            raise ConfigError(f"{name}: {shown!r} is not a valid URL ({err})") from None
+        if parts.scheme not in schemes or not parts.hostname:
+            expected = " or ".join(f"{s}://host" for s in schemes)
+            raise ConfigError(f"{name}: {shown!r} is not a valid URL; expected {expected}")
+    return urls
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int | None, what: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not {what} (a positive whole number)") from None
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} is not {what} (a positive whole number)")
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float, what: str) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not {what} (a positive number)") from None
+    if not value > 0:
+        raise ConfigError(f"{name}={raw!r} is not {what} (a positive number)")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = _text(env, name, choices[0])
+    value = raw.lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={raw!r} is not one of: {', '.join(choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    """Where and how the broadcaster reads the chain."""
+
+    nodes: tuple[str, ...]
+    start_block: int | None
+    mode: str
+    batch_size: int
+    node_timeout: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(
+            nodes=_url_list(env, "STEEM_NODES", ",".join(DEFAULT_STEEM_NODES), _NODE_SCHEMES),
+            start_block=_positive_int(env, "START_BLOCK", None, "a block number"),
+            mode=_choice(env, "STREAM_MODE", STREAM_MODES),
+            batch_size=_positive_int(env, "FETCH_BATCH_SIZE", 50, "a batch size"),
+            node_timeout=_positive_float(env, "NODE_TIMEOUT", 10.0, "a timeout in seconds"),
+        )
+
+    @property
+    def safe_nodes(self) -> str:
+        return ", ".join(redact_url(url) for url in self.nodes)
+
+
+@dataclass(frozen=True)
+class NatsSettings:
+    """How a process reaches NATS, and where the local server keeps its JetStream files."""
+
+    urls: tuple[str, ...]
+    store_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(
+            urls=_url_list(env, "NATS_URL", DEFAULT_NATS_URL, _NATS_SCHEMES),
+            store_dir=Path(_text(env, "NATS_STORE_DIR", DEFAULT_NATS_STORE_DIR)),
+        )
+
+    @property
+    def safe_urls(self) -> str:
+        return ", ".join(redact_url(url) for url in self.urls)
+
+    @property
+    def local_port(self) -> int:
+        """Port of the first NATS URL: the one the local `nats` process listens on."""
+        return urlsplit(self.urls[0]).port or _NATS_DEFAULT_PORT
+
+    def __repr__(self) -> str:  # never show credentials embedded in the URLs
+        return f"NatsSettings(urls={self.safe_urls!r}, store_dir={str(self.store_dir)!r})"
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Limits of the STEEM stream: how long and how much it keeps, how long it dedupes."""
+
+    max_age_hours: float
+    max_bytes: int
+    duplicate_window: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(
+            max_age_hours=_positive_float(env, "STREAM_MAX_AGE_HOURS", 168.0, "a number of hours"),
+            max_bytes=_positive_int(env, "STREAM_MAX_BYTES", 5_000_000_000, "a size in bytes"),
+            duplicate_window=_positive_float(
+                env, "STREAM_DUPLICATE_WINDOW", 120.0, "a duration in seconds"
+            ),
+        )
+
+
+SettingsT = TypeVar("SettingsT", ChainSettings, NatsSettings, StreamSettings)
+
+
+def log_level(env: Mapping[str, str] | None = None) -> int:
+    """LOG_LEVEL as a logging level (default INFO)."""
+    env = os.environ if env is None else env
+    raw = _text(env, "LOG_LEVEL", "INFO").upper()
+    level = logging.getLevelName(raw)
+    if not isinstance(level, int):
+        raise ConfigError(f"LOG_LEVEL={raw!r} is not one of: DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+def load_dotenv_file() -> None:
+    """Load `.env` from the working directory (or a parent); never override what is set."""
+    load_dotenv(find_dotenv(usecwd=True), override=False)
+
+
+def load(settings_type: type[SettingsT], process: str) -> SettingsT:
+    """Read one group of settings, or exit 2 with one line naming the bad variable."""
+    load_dotenv_file()
+    try:
+        return settings_type.from_env(os.environ)
+    except ConfigError as err:
+        exit_config_error(process, err)
+
+
+def exit_config_error(process: str, err: ConfigError) -> None:
+    print(f"{process}: configuration error: {err}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_CONFIG_ERROR)

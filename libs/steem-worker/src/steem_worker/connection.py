@@ -1,0 +1,107 @@
+"""Connecting to NATS and making sure the STEEM stream exists.
+
+Workers start alongside nats-server under honcho, so a refused connection at start is
+normal: we wait (logging once, then every half minute) instead of crashing in a loop.
+Once connected, nats-py reconnects on its own for ever; we log each change of state.
+"""
+
+import asyncio
+import logging
+import time
+
+import nats
+from ipc_config import NatsSettings, StreamSettings, stream_config
+from ipc_config.contract import STREAM_NAME
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import BadRequestError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+RECONNECT_WAIT = 0.5  # seconds between attempts; nats-server restarts in about a second
+_REMIND_EVERY = 30.0
+
+
+class _ConnectionLog:
+    """Turns nats-py's per-attempt error callbacks into a few readable lines."""
+
+    def __init__(self, settings: NatsSettings) -> None:
+        self._where = settings.safe_urls
+        self._connected_once = False
+        self._last_line = 0.0
+        self._failures = 0
+
+    async def on_error(self, err: Exception) -> None:
+        self._failures += 1
+        now = time.monotonic()
+        if self._failures == 1 or now - self._last_line >= _REMIND_EVERY:
+            self._last_line = now
+            state = "lost" if self._connected_once else "waiting for"
+            reason = str(err) or type(err).__name__
+            log.warning("%s NATS at %s (%s); retrying", state, self._where, reason)
+
+    async def on_connected(self) -> None:
+        self._connected_once = True
+        self._failures = 0
+
+    async def on_disconnected(self) -> None:
+        if self._connected_once:
+            log.warning("disconnected from NATS at %s", self._where)
+
+    async def on_reconnected(self) -> None:
+        self._failures = 0
+        log.info("reconnected to NATS at %s", self._where)
+
+
+async def connect(settings: NatsSettings, name: str) -> Client:
+    """Connect to NATS, waiting for as long as it takes; reconnect on loss for ever."""
+    events = _ConnectionLog(settings)
+    nc = await nats.connect(
+        servers=list(settings.urls),
+        name=name,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=RECONNECT_WAIT,
+        connect_timeout=2,
+        error_cb=events.on_error,
+        disconnected_cb=events.on_disconnected,
+        reconnected_cb=events.on_reconnected,
+    )
+    await events.on_connected()
+    log.info("connected to NATS at %s", settings.safe_urls)
+    return nc
+
+
+async def ensure_stream(js: JetStreamContext, settings: StreamSettings) -> None:
+    """Create the STEEM stream, or bring an existing one to the configured limits."""
+    config = stream_config(settings)
+    while True:
+        try:
+            try:
+                await js.stream_info(STREAM_NAME)
+            except NotFoundError:
+                await js.add_stream(config)
+                log.info("created stream %s", STREAM_NAME)
+            else:
+                await js.update_stream(config)
+            return
+        except BadRequestError:
+            raise
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as err:
+            # JetStream answers a moment after the server accepts connections.
+            log.info("JetStream not ready yet (%s); retrying", type(err).__name__)
+            await asyncio.sleep(RECONNECT_WAIT)
+
+
+async def connect_unless_stopped(
+    settings: NatsSettings, name: str, stop: asyncio.Event
+) -> Client | None:
+    """`connect()`, given up when `stop` is set first (SIGTERM while NATS is still down)."""
+    connecting = asyncio.ensure_future(connect(settings, name))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if connecting.done():
+        return connecting.result()
+    connecting.cancel()
+    return None

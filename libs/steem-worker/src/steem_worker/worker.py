@@ -1,0 +1,223 @@
+"""`Worker`: a micro-process that reacts to operations, in a few lines.
+
+    worker = Worker("bot")
+
+    @worker.on("comment")
+    async def new_post(op: dict, meta: OpMeta) -> None:
+        ...
+
+    worker.run()
+
+The worker reads through a durable JetStream pull consumer named after it, so a worker
+that dies resumes where it stopped, and several copies of it share the work. A message is
+acknowledged only after its handler returns (and the server has confirmed the ack, so a
+crash redelivers at most the one message in hand). A handler that raises KeyError,
+TypeError or ValueError met data it cannot use: the message is logged and terminated, never
+redelivered. Any other exception is taken as passing trouble: the message is redelivered
+after `retry_delay`, and terminated with a log line after `max_deliver` attempts.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+from ipc_config import (
+    HEADER_BLOCK_ID,
+    HEADER_BLOCK_NUM,
+    HEADER_MSG_ID,
+    HEADER_TIMESTAMP,
+    HEADER_TRX_ID,
+    OP_SUBJECT_PREFIX,
+    STREAM_NAME,
+    NatsSettings,
+    StreamSettings,
+    op_subject,
+)
+from ipc_config.settings import ConfigError, exit_config_error, load_dotenv_file, log_level
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import FetchTimeoutError
+
+from steem_worker.connection import connect_unless_stopped, ensure_stream
+from steem_worker.logs import setup_logging
+from steem_worker.shutdown import stop_event
+
+log = logging.getLogger(__name__)
+
+_DATA_ERRORS = (KeyError, TypeError, ValueError)
+_FETCH_WAIT = 1.0  # seconds a fetch waits for messages; bounds how long a stop takes
+
+
+@dataclass(frozen=True)
+class OpMeta:
+    """Where an operation comes from, read from the message headers."""
+
+    op_type: str
+    block_num: int
+    block_id: str
+    trx_id: str
+    timestamp: str
+    msg_id: str
+    delivery: int  # 1 on first delivery, more after a crash or a retry
+
+    @classmethod
+    def from_msg(cls, msg: Msg) -> "OpMeta":
+        headers = msg.headers or {}
+        return cls(
+            op_type=msg.subject.removeprefix(OP_SUBJECT_PREFIX),
+            block_num=int(headers.get(HEADER_BLOCK_NUM, 0) or 0),
+            block_id=headers.get(HEADER_BLOCK_ID, ""),
+            trx_id=headers.get(HEADER_TRX_ID, ""),
+            timestamp=headers.get(HEADER_TIMESTAMP, ""),
+            msg_id=headers.get(HEADER_MSG_ID, ""),
+            delivery=msg.metadata.num_delivered,
+        )
+
+
+Handler = Callable[[dict[str, Any], OpMeta], Awaitable[None]]
+
+
+class Worker:
+    """A durable consumer of `steem.op.<type>` messages that calls your handlers in order."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        batch_size: int = 100,
+        max_deliver: int = 5,
+        retry_delay: float = 5.0,
+        ack_wait: float = 30.0,
+    ) -> None:
+        if not name or any(c in name for c in " .*>"):
+            raise ValueError(f"worker name {name!r} must be one word (it names the consumer)")
+        self.name = name
+        self.batch_size = batch_size
+        self.max_deliver = max_deliver
+        self.retry_delay = retry_delay
+        self.ack_wait = ack_wait
+        self._handlers: dict[str, Handler] = {}
+
+    def on(self, op_type: str) -> Callable[[Handler], Handler]:
+        """Register the handler of one operation type (`comment`, `vote`, `transfer`...)."""
+        subject = op_subject(op_type)
+
+        def register(handler: Handler) -> Handler:
+            if subject in self._handlers:
+                raise ValueError(f"{self.name}: two handlers for {op_type!r}")
+            self._handlers[subject] = handler
+            return handler
+
+        return register
+
+    def run(self) -> None:
+        """Set up logging and settings, consume until SIGTERM/SIGINT, exit 0."""
+        load_dotenv_file()
+        try:
+            level = log_level()
+            nats_settings = NatsSettings.from_env(os.environ)
+            stream_settings = StreamSettings.from_env(os.environ)
+        except ConfigError as err:
+            exit_config_error(self.name, err)
+        setup_logging(self.name, level)
+        if not self._handlers:
+            raise RuntimeError(f"{self.name}: no handlers; register one with @worker.on(...)")
+        asyncio.run(self.serve(nats_settings, stream_settings))
+        sys.exit(0)
+
+    async def serve(self, nats_settings: NatsSettings, stream_settings: StreamSettings) -> None:
+        stop = stop_event()
+        nc = await connect_unless_stopped(nats_settings, self.name, stop)
+        if nc is None:
+            return
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, stream_settings)
+            subscription = await self._subscribe(js)
+            log.info("consuming %s as durable consumer %r", ", ".join(self._handlers), self.name)
+            await self._consume(subscription, stop)
+        finally:
+            await nc.drain()
+        log.info("stopped")
+
+    async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        subjects = list(self._handlers)
+        config = ConsumerConfig(
+            durable_name=self.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait,
+            max_ack_pending=self.batch_size * 10,
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+            filter_subjects=subjects if len(subjects) > 1 else None,
+        )
+        await js.add_consumer(STREAM_NAME, config)
+        return await js.pull_subscribe_bind(durable=self.name, stream=STREAM_NAME)
+
+    async def _consume(
+        self, subscription: JetStreamContext.PullSubscription, stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(self.batch_size, timeout=_FETCH_WAIT)
+            except (FetchTimeoutError, nats.errors.TimeoutError):
+                continue
+            except nats.errors.ConnectionClosedError:
+                return
+            except nats.errors.Error as err:
+                log.warning("fetch failed (%s); retrying", err or type(err).__name__)
+                await asyncio.sleep(_FETCH_WAIT)
+                continue
+            for index, msg in enumerate(messages):
+                if stop.is_set():
+                    # Hand back what we will not handle, so another copy can take it now.
+                    for unhandled in messages[index:]:
+                        await unhandled.nak()
+                    return
+                await self._handle(msg)
+
+    async def _handle(self, msg: Msg) -> None:
+        meta = OpMeta.from_msg(msg)
+        where = f"{msg.subject} block {meta.block_num} ({meta.msg_id or 'no id'})"
+        try:
+            op = json.loads(msg.data)
+            if not isinstance(op, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as err:
+            log.error("malformed message on %s: %s; dropped", where, err)
+            await msg.term()
+            return
+        handler = self._handlers[msg.subject]
+        try:
+            await handler(op, meta)
+        except _DATA_ERRORS as err:
+            log.error("cannot handle %s: %s: %s; dropped", where, type(err).__name__, err)
+            await msg.term()
+            return
+        except Exception as err:
+            if meta.delivery >= self.max_deliver:
+                log.error(
+                    "handler failed on %s %d times (%r); giving up", where, meta.delivery, err
+                )
+                await msg.term()
+            else:
+                log.warning(
+                    "handler failed on %s (%r); retry in %.0f s", where, err, self.retry_delay
+                )
+                await msg.nak(delay=self.retry_delay)
+            return
+        await self._ack(msg, where)
+
+    async def _ack(self, msg: Msg, where: str) -> None:
+        try:
+            await msg.ack_sync(timeout=5)
+        except nats.errors.Error as err:
+            # The server will redeliver it after ack_wait; the handler may see it twice.
+            log.warning("ack of %s not confirmed (%s); it may be redelivered", where, err)

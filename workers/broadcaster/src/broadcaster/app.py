@@ -1,0 +1,155 @@
+"""The broadcaster: reads the chain in one thread, publishes it from the event loop.
+
+    Steem nodes --(beem, thread)--> bounded queue --(asyncio)--> JetStream stream STEEM
+
+The queue holds a few batches at most, so a publisher stuck on a NATS outage stops the
+reader instead of letting it pile the chain up in memory.
+"""
+
+import asyncio
+import logging
+import threading
+
+from ipc_config import ChainSettings, NatsSettings, StreamSettings
+from steem_worker.connection import connect_unless_stopped, ensure_stream
+from steem_worker.shutdown import stop_event
+
+from broadcaster.chain import ChainReader, NodeClient, Stopped, Tip
+from broadcaster.follow import Batch, follow
+from broadcaster.progress import Progress
+from broadcaster.publisher import Checkpoint, Publisher
+from broadcaster.publisher import Stopped as PublishStopped
+
+log = logging.getLogger(__name__)
+
+PROCESS = "broadcaster"
+QUEUE_BATCHES = 4
+
+
+def target_of(tip: Tip, mode: str) -> int:
+    return tip.irreversible if mode == "irreversible" else tip.head
+
+
+class ChainThread:
+    """Runs `follow` in a daemon thread and hands its batches to the event loop."""
+
+    def __init__(self, chain: ChainSettings, checkpoint: Checkpoint | None) -> None:
+        self._chain = chain
+        self._checkpoint = checkpoint
+        self._stop = threading.Event()
+        self._loop = asyncio.get_running_loop()
+        self.batches: asyncio.Queue[Batch | BaseException] = asyncio.Queue(QUEUE_BATCHES)
+        nodes = [NodeClient(url, chain.node_timeout) for url in chain.nodes]
+        self._reader = ChainReader(nodes, self._stop)
+        self._thread = threading.Thread(target=self._run, name="chain", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _emit(self, item: Batch | BaseException) -> None:
+        asyncio.run_coroutine_threadsafe(self.batches.put(item), self._loop).result()
+
+    def _run(self) -> None:
+        try:
+            next_num, previous_id = self._start_point()
+            follow(
+                self._reader, self._chain.mode, next_num, previous_id,
+                self._chain.batch_size, self._emit, self._stop,
+            )  # fmt: skip
+        except Stopped:
+            pass
+        except BaseException as err:  # hand it to the event loop, which exits non-zero
+            if not self._stop.is_set():
+                self._emit(err)
+
+    def _start_point(self) -> tuple[int, str | None]:
+        mode = self._chain.mode
+        if self._checkpoint is not None:
+            log.info(
+                "resuming after block %d (%s), the last checkpoint in the stream",
+                self._checkpoint.block_num, self._checkpoint.block_id,
+            )  # fmt: skip
+            return self._checkpoint.block_num + 1, self._checkpoint.block_id
+        if self._chain.start_block is not None:
+            log.info(
+                "no checkpoint in the stream; starting at START_BLOCK %d", self._chain.start_block
+            )
+            return self._chain.start_block, None
+        start = target_of(self._reader.tip(), mode)
+        log.info(
+            "no checkpoint and no START_BLOCK; starting at the current %s block %d", mode, start
+        )
+        return start, None
+
+
+async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) -> None:
+    stop = stop_event()
+    nc = await connect_unless_stopped(nats, PROCESS, stop)
+    if nc is None:
+        return
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, stream)
+        publisher = Publisher(js, stop)
+        checkpoint = await publisher.checkpoint()
+        already_stored = await publisher.stored_since_checkpoint()
+        log.info(
+            "reading %s blocks from %s; publishing to NATS at %s",
+            chain.mode, chain.safe_nodes, nats.safe_urls,
+        )  # fmt: skip
+        reader = ChainThread(chain, checkpoint)
+        reader.start()
+        try:
+            await _publish_batches(reader, publisher, already_stored, chain.mode, stop)
+        finally:
+            reader.stop()
+    finally:
+        await _close(nc)
+    log.info("stopped")
+
+
+async def _publish_batches(
+    reader: ChainThread,
+    publisher: Publisher,
+    already_stored: set[str],
+    mode: str,
+    stop: asyncio.Event,
+) -> None:
+    progress = Progress()
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            getting = asyncio.ensure_future(reader.batches.get())
+            await asyncio.wait([getting, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if not getting.done():
+                getting.cancel()
+                return
+            batch = getting.result()
+            if isinstance(batch, BaseException):
+                raise batch
+            target = target_of(batch.tip, mode)
+            for block in batch.blocks:
+                try:
+                    await publisher.publish(block, already_stored)
+                except PublishStopped:
+                    return
+                already_stored = set()
+                progress.block_done(block.num, len(block.operations), target)
+                if stop.is_set():
+                    log.info("stopping after block %d", block.num)
+                    return
+    finally:
+        stopping.cancel()
+
+
+async def _close(nc) -> None:
+    if nc.is_connected:
+        try:
+            await asyncio.wait_for(nc.drain(), 2.0)
+            return
+        except Exception:  # closing is best effort; close() below is the fallback
+            pass
+    await nc.close()

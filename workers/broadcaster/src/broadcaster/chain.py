@@ -1,0 +1,167 @@
+"""Reading the chain from Steem API nodes, with beem, never giving up and never skipping.
+
+beem's NodeRPC speaks JSON-RPC over HTTP (batches included) and knows both API flavours.
+Its own failover gives up on a node for good after enough lifetime errors and sleeps
+inside calls, so we keep one NodeRPC per node, told to fail fast, and do the failover
+here: a failed call moves on to the next node, and once every node has failed in a row
+we wait (growing to 30 s) and start the round again. Every failure is logged with the
+node and the reason; a block is never skipped, only asked for again elsewhere.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from beemapi.noderpc import NodeRPC
+from ipc_config.settings import redact_url
+
+from broadcaster.blocks import BadBlock, Block, parse_block
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ROUND_BACKOFF_START = 1.0
+ROUND_BACKOFF_MAX = 30.0
+OFFLINE_HINT = (
+    "No internet? Run offline against the bundled replay node: "
+    "uv run honcho -f Procfile.replay start"
+)
+
+
+class NodeError(Exception):
+    """One node could not give us what we asked for; another may."""
+
+
+class Stopped(Exception):
+    """The process is shutting down."""
+
+
+@dataclass(frozen=True)
+class Tip:
+    """The chain's newest block and newest irreversible block, as one node sees them."""
+
+    head: int
+    irreversible: int
+
+
+class NodeClient:
+    """One Steem API node through beem, rebuilt from scratch after any failure."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.name = redact_url(url)
+        self._timeout = timeout
+        self._rpc: NodeRPC | None = None
+
+    def _connected(self) -> NodeRPC:
+        if self._rpc is None:
+            # num_retries=0: raise at the first failure instead of sleeping and retrying.
+            self._rpc = NodeRPC(
+                [self.url], num_retries=0, num_retries_call=0, timeout=self._timeout
+            )
+        return self._rpc
+
+    def reset(self) -> None:
+        self._rpc = None
+
+    def tip(self) -> Tip:
+        props = self._connected().get_dynamic_global_properties(api="database")
+        try:
+            return Tip(int(props["head_block_number"]), int(props["last_irreversible_block_num"]))
+        except (KeyError, TypeError, ValueError):
+            raise NodeError(f"malformed dynamic global properties: {str(props)[:80]}") from None
+
+    def blocks(self, first: int, last: int) -> list[Block]:
+        """Blocks first..last in one JSON-RPC batch, each checked to be the one asked for."""
+        rpc = self._connected()
+        appbase = rpc.get_use_appbase()
+        answers: Any = None
+        for num in range(first, last + 1):
+            queue = num < last  # the last call sends the whole batch
+            if appbase:
+                answers = rpc.get_block({"block_num": num}, api="block", add_to_queue=queue)
+            else:
+                answers = rpc.get_block(num, add_to_queue=queue)
+        if first == last:
+            answers = [answers]
+        if not isinstance(answers, list) or len(answers) != last - first + 1:
+            raise NodeError(f"asked for {last - first + 1} blocks, got {str(answers)[:80]}")
+        blocks = []
+        for num, answer in zip(range(first, last + 1), answers, strict=True):
+            raw = answer.get("block") if appbase and isinstance(answer, dict) else answer
+            try:
+                blocks.append(parse_block(raw, num))
+            except BadBlock as err:
+                raise NodeError(str(err)) from None
+        return blocks
+
+
+def describe(err: BaseException) -> str:
+    """The reason behind a beem error: beem raises NumRetriesReached from the real one."""
+    cause = err.__cause__ or err.__context__
+    text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    if cause is not None and not isinstance(err, NodeError):
+        text = f"{text} ({type(cause).__name__}: {str(cause)[:160]})"
+    return text
+
+
+class ChainReader:
+    """Asks the configured nodes in turn until one answers properly."""
+
+    def __init__(self, nodes: list[NodeClient], stop: threading.Event) -> None:
+        if not nodes:
+            raise ValueError("no Steem nodes configured")
+        self.nodes = nodes
+        self._stop = stop
+        self._current = 0
+
+    @property
+    def node(self) -> NodeClient:
+        return self.nodes[self._current]
+
+    def rotate(self) -> None:
+        """Prefer the next node from now on."""
+        self._current = (self._current + 1) % len(self.nodes)
+
+    def tip(self) -> Tip:
+        return self._with_failover(lambda node: node.tip())
+
+    def blocks(self, first: int, last: int) -> list[Block]:
+        return self._with_failover(lambda node: node.blocks(first, last))
+
+    def _with_failover(self, action: Callable[[NodeClient], T]) -> T:
+        backoff = ROUND_BACKOFF_START
+        while True:
+            failures = []
+            for _ in range(len(self.nodes)):
+                if self._stop.is_set():
+                    raise Stopped
+                node = self.node
+                try:
+                    return action(node)
+                except Exception as err:  # beem raises many kinds; each means "try another"
+                    reason = describe(err)
+                    failures.append(f"{node.name}: {reason}")
+                    log.warning("node %s failed: %s", node.name, reason)
+                    node.reset()
+                    self.rotate()
+            if len(self.nodes) > 1:
+                log.error(
+                    "no Steem node answers (tried %s); retrying in %.0f s. %s",
+                    ", ".join(n.name for n in self.nodes),
+                    backoff,
+                    OFFLINE_HINT,
+                )
+            else:
+                log.error(
+                    "Steem node %s does not answer; retrying in %.0f s. %s",
+                    self.node.name,
+                    backoff,
+                    OFFLINE_HINT,
+                )
+            if self._stop.wait(backoff):
+                raise Stopped
+            backoff = min(backoff * 2, ROUND_BACKOFF_MAX)

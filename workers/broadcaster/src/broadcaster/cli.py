@@ -1,0 +1,25 @@
+"""`broadcaster`: streams every Steem operation into NATS JetStream."""
+
+import asyncio
+import os
+import sys
+
+from ipc_config import ChainSettings, ConfigError, NatsSettings, StreamSettings
+from ipc_config.settings import exit_config_error, load_dotenv_file, log_level
+from steem_worker.logs import setup_logging
+
+from broadcaster.app import PROCESS, run
+
+
+def main() -> None:
+    load_dotenv_file()
+    try:
+        level = log_level()
+        chain = ChainSettings.from_env(os.environ)
+        nats = NatsSettings.from_env(os.environ)
+        stream = StreamSettings.from_env(os.environ)
+    except ConfigError as err:
+        exit_config_error(PROCESS, err)
+    setup_logging(PROCESS, level)
+    asyncio.run(run(chain, nats, stream))
+    sys.exit(0)

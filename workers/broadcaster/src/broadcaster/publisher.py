@@ -1,0 +1,167 @@
+"""Publishing blocks into the STEEM stream, exactly once.
+
+Each operation goes to `steem.op.<type>` with a Nats-Msg-Id made of the block id and its
+position; then `steem.block` closes the block. That message is the checkpoint: it is sent
+only after the server has acknowledged every operation of the block, so the stream never
+holds a `steem.block` whose operations are missing. On a restart we carry on after the
+last `steem.block`, and skip the operations of the half-published block that the stream
+already holds (the duplicate window would catch them too, but only for its length).
+"""
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from ipc_config import (
+    BLOCK_SUBJECT,
+    HEADER_BLOCK_ID,
+    HEADER_BLOCK_NUM,
+    HEADER_MSG_ID,
+    HEADER_TIMESTAMP,
+    HEADER_TRX_ID,
+    INVALID_SUBJECT,
+    STREAM_NAME,
+    block_msg_id,
+    op_msg_id,
+    op_subject,
+)
+from nats.js import JetStreamContext
+
+from broadcaster.blocks import Block, Operation
+
+log = logging.getLogger(__name__)
+
+HEADER_PROBLEM = "Steem-Problem"
+ACK_TIMEOUT = 3.0  # seconds to wait for the server's acks of one block
+RETRY_DELAY_MAX = 5.0
+PUBLISH_ERRORS = (nats.errors.Error, asyncio.TimeoutError, OSError)
+
+
+class Stopped(Exception):
+    """Shutdown was asked for while a block could not be stored."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The last block the stream holds completely."""
+
+    block_num: int
+    block_id: str
+    seq: int
+
+
+def encode(value: Any) -> bytes:
+    # ensure_ascii keeps lone surrogates (a node's invalid \ud800 escapes) as escapes,
+    # so the payload is valid UTF-8 JSON that decodes back to exactly what the node sent.
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def op_message(block: Block, op: Operation) -> tuple[str, bytes, dict[str, str]]:
+    headers = {
+        HEADER_MSG_ID: op_msg_id(block.id, op.trx_index, op.op_index),
+        HEADER_BLOCK_NUM: str(block.num),
+        HEADER_BLOCK_ID: block.id,
+        HEADER_TRX_ID: op.trx_id,
+        HEADER_TIMESTAMP: block.timestamp,
+    }
+    if op.type is None:
+        headers[HEADER_PROBLEM] = op.problem
+        return INVALID_SUBJECT, encode(op.body), headers
+    return op_subject(op.type), encode(op.body), headers
+
+
+def block_message(block: Block) -> tuple[str, bytes, dict[str, str]]:
+    body = {
+        "block_num": block.num,
+        "block_id": block.id,
+        "previous": block.previous,
+        "timestamp": block.timestamp,
+        "op_count": len(block.operations),
+    }
+    headers = {
+        HEADER_MSG_ID: block_msg_id(block.id),
+        HEADER_BLOCK_NUM: str(block.num),
+        HEADER_BLOCK_ID: block.id,
+        HEADER_TIMESTAMP: block.timestamp,
+    }
+    return BLOCK_SUBJECT, encode(body), headers
+
+
+class Publisher:
+    def __init__(self, js: JetStreamContext, stop: asyncio.Event) -> None:
+        self._js = js
+        self._stop = stop
+        self.duplicates = 0  # messages the stream already had (dropped by its dedupe)
+
+    async def checkpoint(self) -> Checkpoint | None:
+        try:
+            msg = await self._js.get_last_msg(STREAM_NAME, BLOCK_SUBJECT)
+        except nats.js.errors.NotFoundError:
+            return None
+        body = json.loads(msg.data)
+        return Checkpoint(int(body["block_num"]), body["block_id"], msg.seq)
+
+    async def stored_since_checkpoint(self) -> set[str]:
+        """Message ids of what the stream holds after the last `steem.block`."""
+        state = (await self._js.stream_info(STREAM_NAME)).state
+        checkpoint = await self.checkpoint()
+        first = max(checkpoint.seq + 1 if checkpoint else state.first_seq, state.first_seq)
+        ids = set()
+        for seq in range(first, state.last_seq + 1):
+            try:
+                msg = await self._js.get_msg(STREAM_NAME, seq)
+            except nats.js.errors.NotFoundError:
+                continue  # deleted or expired
+            ids.add((msg.headers or {}).get(HEADER_MSG_ID, ""))
+        return ids
+
+    async def publish(self, block: Block, already_stored: set[str] | None = None) -> None:
+        """Store the block's operations and then its `steem.block`; retry until done."""
+        attempt = 0
+        while True:
+            try:
+                if attempt:
+                    already_stored = await self.stored_since_checkpoint()
+                await self._publish_once(block, already_stored or set())
+                if attempt:
+                    log.info("block %d stored after %d retries", block.num, attempt)
+                return
+            except PUBLISH_ERRORS as err:
+                attempt += 1
+                delay = min(0.25 * 2**attempt, RETRY_DELAY_MAX)
+                log.warning(
+                    "block %d not stored yet (%s); retry %d in %.1f s",
+                    block.num, type(err).__name__, attempt, delay,
+                )  # fmt: skip
+                try:
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                except TimeoutError:
+                    continue
+                raise Stopped from err
+
+    async def _publish_once(self, block: Block, already_stored: set[str]) -> None:
+        acks = []
+        try:
+            for op in block.operations:
+                subject, payload, headers = op_message(block, op)
+                if headers[HEADER_MSG_ID] in already_stored:
+                    continue
+                if op.type is None:
+                    log.warning(
+                        "block %d: malformed operation %d/%d (%s) published on %s",
+                        block.num, op.trx_index, op.op_index, op.problem, INVALID_SUBJECT,
+                    )  # fmt: skip
+                acks.append(await self._js.publish_async(subject, payload, headers=headers))
+            if acks:
+                results = await asyncio.wait_for(asyncio.gather(*acks), ACK_TIMEOUT)
+                self.duplicates += sum(1 for ack in results if ack.duplicate)
+            subject, payload, headers = block_message(block)
+            ack = await self._js.publish(subject, payload, headers=headers, timeout=ACK_TIMEOUT)
+            self.duplicates += bool(ack.duplicate)
+        finally:
+            for pending in acks:
+                pending.cancel()  # no-op when done; frees the slot of an unanswered one
