@@ -1,5 +1,4 @@
 import pytest
-
 from ipc_config import block_msg_id, op_msg_id, op_subject, op_type_name, stream_config
 from ipc_config.settings import StreamSettings
 

@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from ipc_config import ChainSettings, ConfigError, NatsSettings, StreamSettings
 from ipc_config.settings import DEFAULT_STEEM_NODES, log_level, redact_url
 

@@ -30,6 +30,7 @@ class _ConnectionLog:
         self._connected_once = False
         self._last_line = 0.0
         self._failures = 0
+        self.client: Client | None = None
 
     async def on_error(self, err: Exception) -> None:
         self._failures += 1
@@ -45,7 +46,8 @@ class _ConnectionLog:
         self._failures = 0
 
     async def on_disconnected(self) -> None:
-        if self._connected_once:
+        closing = self.client is not None and (self.client.is_closed or self.client.is_draining)
+        if self._connected_once and not closing:
             log.warning("disconnected from NATS at %s", self._where)
 
     async def on_reconnected(self) -> None:
@@ -67,6 +69,7 @@ async def connect(settings: NatsSettings, name: str) -> Client:
         disconnected_cb=events.on_disconnected,
         reconnected_cb=events.on_reconnected,
     )
+    events.client = nc
     await events.on_connected()
     log.info("connected to NATS at %s", settings.safe_urls)
     return nc
@@ -105,3 +108,17 @@ async def connect_unless_stopped(
         return connecting.result()
     connecting.cancel()
     return None
+
+
+DRAIN_TIMEOUT = 2.0  # keeps a stop well inside honcho's 5 s before SIGKILL
+
+
+async def close(nc: Client) -> None:
+    """Drain (flush what is buffered, then close) if connected; just close otherwise."""
+    if nc.is_connected:
+        try:
+            await asyncio.wait_for(nc.drain(), DRAIN_TIMEOUT)
+        except Exception:  # closing is best effort; close() below is the fallback
+            log.debug("drain did not finish; closing", exc_info=True)
+    if not nc.is_closed:
+        await nc.close()

@@ -18,6 +18,7 @@ after `retry_delay`, and terminated with a log line after `max_deliver` attempts
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -45,14 +46,16 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 
-from steem_worker.connection import connect_unless_stopped, ensure_stream
+from steem_worker.connection import close, connect_unless_stopped, ensure_stream
 from steem_worker.logs import setup_logging
 from steem_worker.shutdown import stop_event
 
 log = logging.getLogger(__name__)
 
 _DATA_ERRORS = (KeyError, TypeError, ValueError)
-_FETCH_WAIT = 1.0  # seconds a fetch waits for messages; bounds how long a stop takes
+# Seconds a pull waits for messages. nats-py returns at once when messages are there,
+# but a waiting pull returns only when full or expired: this bounds live latency too.
+_FETCH_WAIT = 0.25
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,14 @@ class Worker:
         asyncio.run(self.serve(nats_settings, stream_settings))
         sys.exit(0)
 
-    async def serve(self, nats_settings: NatsSettings, stream_settings: StreamSettings) -> None:
-        stop = stop_event()
+    async def serve(
+        self,
+        nats_settings: NatsSettings,
+        stream_settings: StreamSettings,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """Consume until `stop` is set (by default: until SIGTERM or SIGINT)."""
+        stop = stop or stop_event()
         nc = await connect_unless_stopped(nats_settings, self.name, stop)
         if nc is None:
             return
@@ -142,9 +151,13 @@ class Worker:
             await ensure_stream(js, stream_settings)
             subscription = await self._subscribe(js)
             log.info("consuming %s as durable consumer %r", ", ".join(self._handlers), self.name)
-            await self._consume(subscription, stop)
+            try:
+                await self._consume(subscription, stop)
+            finally:
+                with contextlib.suppress(nats.errors.Error):
+                    await subscription.unsubscribe()
         finally:
-            await nc.drain()
+            await close(nc)
         log.info("stopped")
 
     async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
