@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from broadcaster.blocks import BadBlock, block_num_of, parse_block
 
 MAINNET = Path(__file__).parents[3] / "tests" / "fixtures" / "mainnet" / "steem-blocks"
@@ -50,7 +49,9 @@ def test_a_block_of_another_number_is_refused():
         parse_block(appbase_block(3286849), 3286850)
 
 
-@pytest.mark.parametrize("raw", [None, {}, [], "x", {"previous": "zz", "timestamp": "", "transactions": []}])
+@pytest.mark.parametrize(
+    "raw", [None, {}, [], "x", {"previous": "zz", "timestamp": "", "transactions": []}]
+)
 def test_empty_or_malformed_answers_are_refused(raw):
     with pytest.raises(BadBlock):
         parse_block(raw, 5)

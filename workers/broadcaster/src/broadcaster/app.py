@@ -11,7 +11,7 @@ import logging
 import threading
 
 from ipc_config import ChainSettings, NatsSettings, StreamSettings
-from steem_worker.connection import connect_unless_stopped, ensure_stream
+from steem_worker.connection import close, connect_unless_stopped, ensure_stream
 from steem_worker.shutdown import stop_event
 
 from broadcaster.chain import ChainReader, NodeClient, Stopped, Tip
@@ -107,7 +107,7 @@ async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) 
         finally:
             reader.stop()
     finally:
-        await _close(nc)
+        await close(nc)
     log.info("stopped")
 
 
@@ -143,13 +143,3 @@ async def _publish_batches(
                     return
     finally:
         stopping.cancel()
-
-
-async def _close(nc) -> None:
-    if nc.is_connected:
-        try:
-            await asyncio.wait_for(nc.drain(), 2.0)
-            return
-        except Exception:  # closing is best effort; close() below is the fallback
-            pass
-    await nc.close()

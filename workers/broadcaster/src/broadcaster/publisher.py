@@ -108,6 +108,8 @@ class Publisher:
     async def stored_since_checkpoint(self) -> set[str]:
         """Message ids of what the stream holds after the last `steem.block`."""
         state = (await self._js.stream_info(STREAM_NAME)).state
+        if state.messages == 0:
+            return set()
         checkpoint = await self.checkpoint()
         first = max(checkpoint.seq + 1 if checkpoint else state.first_seq, state.first_seq)
         ids = set()

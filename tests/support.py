@@ -1,0 +1,212 @@
+"""Helpers for tests that run the real processes on loopback ports."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+BIN = Path(sysconfig.get_path("scripts"))
+FIXTURES = ROOT / "tests" / "fixtures"
+STOP_TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, every: float = 0.05):
+    """Poll `condition` until it returns something true; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+class LineCollector:
+    """Reads a pipe in a thread and keeps every line, so a test can wait for one."""
+
+    def __init__(self, stream, echo: str | None = None) -> None:
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._echo = echo
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for raw in iter(stream.readline, ""):
+            line = raw.rstrip("\n")
+            if self._echo is not None:
+                print(f"[{self._echo}] {line}", file=sys.stderr)
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        stream.close()
+
+    def wait_for(self, pattern: str, timeout: float = 15.0, start: int = 0) -> re.Match:
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            index = start
+            while True:
+                while index < len(self.lines):
+                    found = regex.search(self.lines[index])
+                    if found:
+                        return found
+                    index += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    tail = "\n".join(self.lines[-20:])
+                    raise AssertionError(f"no line matching {pattern!r} in {timeout} s:\n{tail}")
+                self._cond.wait(left)
+
+    def text(self) -> str:
+        with self._cond:
+            return "\n".join(self.lines)
+
+
+@dataclass
+class Proc:
+    """A process started by a test, with its output collected line by line."""
+
+    args: list[str]
+    env: dict[str, str]
+    cwd: Path
+    name: str
+    popen: subprocess.Popen | None = None
+    stdout: LineCollector | None = None
+    stderr: LineCollector | None = None
+    new_session: bool = False
+    history: list[str] = field(default_factory=list)
+
+    def start(self) -> "Proc":
+        self.popen = subprocess.Popen(
+            self.args,
+            env=self.env,
+            cwd=self.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=self.new_session,
+        )
+        # TEST_ECHO=1 copies every process's output to the test's stderr (use with -s).
+        echo = self.name if os.environ.get("TEST_ECHO") else None
+        self.stdout = LineCollector(self.popen.stdout, echo)
+        self.stderr = LineCollector(self.popen.stderr, echo)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.alive:
+            if self.new_session:
+                os.killpg(self.popen.pid, signum)
+            else:
+                self.popen.send_signal(signum)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """SIGTERM, then SIGKILL if it does not exit in time. Returns the exit code."""
+        if self.popen is None:
+            return None
+        if self.alive:
+            self.signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.popen.wait(5)
+        return self.popen.returncode
+
+
+class NatsServer:
+    """A real nats-server with JetStream on a free loopback port."""
+
+    def __init__(self, spawn: Callable[..., Proc], store_dir: Path) -> None:
+        self._spawn = spawn
+        self.store_dir = store_dir
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.proc: Proc | None = None
+
+    def start(self) -> "NatsServer":
+        self.proc = self._spawn(
+            [BIN / "nats-server", "-a", "127.0.0.1", "-p", self.port, "-js", "-sd", self.store_dir],
+            name="nats-server",
+        )
+        self.proc.stderr.wait_for("Server is ready", timeout=15)
+        return self
+
+    def kill(self) -> None:
+        self.proc.signal(signal.SIGKILL)
+        self.proc.popen.wait(5)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+class ReplayNode:
+    def __init__(self, proc: Proc, url: str) -> None:
+        self.proc = proc
+        self.url = url
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    seq: int
+    subject: str
+    headers: dict[str, str]
+    data: bytes
+
+
+async def stream_messages(url: str, stream: str = "STEEM") -> list[StoredMessage]:
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        state = (await js.stream_info(stream)).state
+        messages = []
+        for seq in range(state.first_seq, state.last_seq + 1):
+            try:
+                msg = await js.get_msg(stream, seq)
+            except NotFoundError:
+                continue
+            messages.append(StoredMessage(msg.seq, msg.subject, dict(msg.headers or {}), msg.data))
+        return messages
+    finally:
+        await nc.close()
+
+
+async def last_closed_block(url: str) -> int | None:
+    import json
+
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(url, allow_reconnect=False)
+    try:
+        msg = await nc.jetstream().get_last_msg("STEEM", "steem.block")
+        return json.loads(msg.data)["block_num"]
+    except NotFoundError:
+        return None
+    finally:
+        await nc.close()
