@@ -210,3 +210,42 @@ async def last_closed_block(url: str) -> int | None:
         return None
     finally:
         await nc.close()
+
+
+def _proc_table() -> dict[int, tuple[int, list[str]]]:
+    """pid -> (parent pid, argv) of every process we can see."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        table[int(entry.name)] = (ppid, [a.decode(errors="replace") for a in argv if a])
+    return table
+
+
+def descendants(root: int) -> dict[int, list[str]]:
+    """Every process below `root`, with its argv."""
+    table = _proc_table()
+    found: dict[int, list[str]] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, argv) in table.items():
+            if ppid == parent and pid not in found:
+                found[pid] = argv
+                frontier.append(pid)
+    return found
+
+
+def console_script_pids(root: int, script: str) -> list[int]:
+    """Pids below `root` running our console script `script` itself (not its restart loop)."""
+    return [
+        pid
+        for pid, argv in descendants(root).items()
+        if len(argv) >= 2 and Path(argv[1]).name == script and Path(argv[1]).parent == BIN
+    ]

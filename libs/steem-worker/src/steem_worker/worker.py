@@ -15,6 +15,10 @@ crash redelivers at most the one message in hand). A handler that raises KeyErro
 TypeError or ValueError met data it cannot use: the message is logged and terminated, never
 redelivered. Any other exception is taken as passing trouble: the message is redelivered
 after `retry_delay`, and terminated with a log line after `max_deliver` attempts.
+
+A worker takes up to `batch_size` messages at a time. If it is killed, the ones it had
+not yet acknowledged go to the next worker (or its restart) after `ack_wait` seconds; a
+handler should finish well within that time, or the message is handled twice.
 """
 
 import asyncio
@@ -94,10 +98,10 @@ class Worker:
         self,
         name: str,
         *,
-        batch_size: int = 100,
+        batch_size: int = 50,
         max_deliver: int = 5,
         retry_delay: float = 5.0,
-        ack_wait: float = 30.0,
+        ack_wait: float = 10.0,
     ) -> None:
         if not name or any(c in name for c in " .*>"):
             raise ValueError(f"worker name {name!r} must be one word (it names the consumer)")
@@ -180,7 +184,7 @@ class Worker:
         while not stop.is_set():
             try:
                 messages = await subscription.fetch(self.batch_size, timeout=_FETCH_WAIT)
-            except (FetchTimeoutError, nats.errors.TimeoutError):
+            except (FetchTimeoutError, nats.errors.TimeoutError, TimeoutError):
                 continue
             except nats.errors.ConnectionClosedError:
                 return

@@ -1,0 +1,119 @@
+"""The real Procfile under honcho, against the replay node serving the bundled sample."""
+
+import os
+import re
+import signal
+from collections import Counter
+
+from replay_node.archive import load_archive
+from support import BIN, ROOT, console_script_pids, descendants, free_port, wait_until
+
+URL_LINE = re.compile(r"^\S+ bot\.1\s+\| (https://steemit\.com/\S+)$")
+
+
+def expected_posts(blocks: list[dict]) -> list[str]:
+    """Top-level comments that are not edits sent as patches, in chain order."""
+    return [
+        f"https://steemit.com/@{op['value']['author']}/{op['value']['permlink']}"
+        for block in blocks
+        for trx in block["transactions"]
+        for op in trx["operations"]
+        if op["type"] == "comment_operation"
+        and op["value"]["parent_author"] == ""
+        and not op["value"]["body"].startswith("@@ -")
+    ]
+
+
+def printed_urls(honcho) -> list[str]:
+    return [m.group(1) for line in honcho.stdout.text().splitlines() if (m := URL_LINE.match(line))]
+
+
+def start_honcho(procs, tmp_path, procfile, env):
+    """`honcho start` with the given Procfile and an empty .env, in its own session."""
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("")
+    args = [BIN / "honcho", "--no-colour", "-f", procfile, "-e", env_file, "-d", tmp_path, "start"]
+    return procs(args, name="honcho", env=env, new_session=True)
+
+
+def stop_honcho(honcho, names):
+    """SIGTERM to honcho, as a PaaS or Ctrl-C would: everything stops cleanly and soon."""
+    honcho.popen.send_signal(signal.SIGTERM)
+    assert honcho.popen.wait(10) == 143  # honcho's own code for "stopped by SIGTERM"
+    assert descendants(honcho.popen.pid) == {}
+    for name in names:
+        honcho.stdout.wait_for(rf"system\s+\| {name}\.1 stopped \(rc=0\)", timeout=1)
+
+
+def kill_child(honcho, script: str) -> int:
+    """SIGKILL the worker itself (not its restart loop) and return its pid."""
+    (pid,) = wait_until(
+        lambda: console_script_pids(honcho.popen.pid, script), 20, f"{script} running"
+    )
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def test_procfile_prints_every_new_post_once_through_crashes(tmp_path, procs, replay_node):
+    blocks = load_archive(None)  # the bundled sample, real mainnet blocks included
+    posts = expected_posts(blocks)
+    first = int(blocks[0]["block_id"][:8], 16)
+    node = replay_node(None, "--pace", "0.03", "--start-blocks", "1", "--irreversible-lag", "5")
+    honcho = start_honcho(
+        procs,
+        tmp_path,
+        ROOT / "Procfile",
+        {
+            "NATS_URL": f"nats://127.0.0.1:{free_port()}",
+            "NATS_STORE_DIR": str(tmp_path / "jetstream"),
+            "STEEM_NODES": node.url,
+            "START_BLOCK": str(first),
+            "RESTART_DELAY": "0.2",
+        },
+    )
+
+    wait_until(lambda: len(printed_urls(honcho)) >= len(posts) // 3, 60, "a third of the posts")
+    killed_bot = kill_child(honcho, "bot")
+    wait_until(
+        lambda: len(printed_urls(honcho)) >= 2 * len(posts) // 3, 60, "two thirds of the posts"
+    )
+    killed_broadcaster = kill_child(honcho, "broadcaster")
+    wait_until(lambda: set(printed_urls(honcho)) >= set(posts), 90, "every post")
+
+    restarted = console_script_pids(honcho.popen.pid, "bot") + console_script_pids(
+        honcho.popen.pid, "broadcaster"
+    )
+    assert (
+        len(restarted) == 2 and killed_bot not in restarted and killed_broadcaster not in restarted
+    )
+    stop_honcho(honcho, ["nats", "broadcaster", "bot"])
+
+    printed = printed_urls(honcho)
+    assert set(printed) == set(posts), "printed a URL that is not a new post (a reply or an edit?)"
+    repeats = sum(n - 1 for n in Counter(printed).values())
+    assert repeats <= 1, f"{repeats} URLs printed twice; one bot kill may redeliver one message"
+    output = honcho.stdout.text()
+    assert "restart-loop[bot]: bot killed by SIGKILL" in output
+    assert "restart-loop[broadcaster]: broadcaster killed by SIGKILL" in output
+    assert "Traceback" not in output
+
+
+def test_offline_procfile_replays_the_bundled_sample(tmp_path, procs):
+    """`honcho -f Procfile.replay start`, as the README's offline mode says."""
+    blocks = load_archive(None)
+    honcho = start_honcho(
+        procs,
+        tmp_path,
+        ROOT / "Procfile.replay",
+        {
+            "REPLAY_PORT": str(free_port()),
+            "REPLAY_NATS_PORT": str(free_port()),
+            "REPLAY_DATA": str(tmp_path / "replay"),
+        },
+    )
+    # 200 blocks are there at start; the first 150 are irreversible at once.
+    early_posts = expected_posts(blocks[:150])
+    wait_until(lambda: len(printed_urls(honcho)) >= len(early_posts), 60, "the early posts")
+    printed = printed_urls(honcho)
+    assert printed == expected_posts(blocks)[: len(printed)]  # in chain order, none missing
+    stop_honcho(honcho, ["nats", "replay", "broadcaster", "bot"])
