@@ -1,5 +1,4 @@
 import pytest
-
 from broadcaster.blocks import Block
 from broadcaster.chain import NodeError
 from broadcaster.follow import BLOCK_INTERVAL, POLL_EARLY, POLL_INTERVAL, TipPacer, check_links

@@ -1,0 +1,38 @@
+import json
+from pathlib import Path
+
+import pytest
+from bot.posts import is_new_post, post_url
+
+TRANSACTIONS = (
+    Path(__file__).parents[3]
+    / "tests"
+    / "fixtures"
+    / "mainnet"
+    / "steem-transactions"
+    / "condenser"
+)
+
+
+def real_comment() -> dict:
+    return json.loads((TRANSACTIONS / "comment.json").read_text())["operations"][0][1]
+
+
+def test_a_real_new_post_gives_its_steemit_url():
+    op = real_comment()
+    assert is_new_post(op)
+    assert post_url(op) == "https://steemit.com/@xeldal/xeldal-witness-post"
+
+
+def test_replies_and_patch_edits_are_not_new_posts():
+    op = real_comment()
+    assert not is_new_post({**op, "parent_author": "someone"})
+    assert not is_new_post({**op, "body": "@@ -154,16 +154,17 @@\n at coffe\n+e\n"})
+
+
+@pytest.mark.parametrize(
+    "op", [{}, {"author": "a"}, {"parent_author": "", "author": "", "permlink": "p"}]
+)
+def test_malformed_comments_raise_a_data_error(op):
+    with pytest.raises((KeyError, ValueError)):
+        is_new_post(op) and post_url(op)

@@ -1,0 +1,298 @@
+"""Command line: ``replay-node [ARCHIVE] [options]``, ``replay-node generate ...``,
+``replay-node posts [ARCHIVE]``."""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+from .archive import ArchiveError, iter_archive, new_posts
+
+PROG = "replay-node"
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _non_negative(kind: type) -> object:
+    def parse(text: str) -> float | int:
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError("must be >= 0")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _block_list(text: str) -> frozenset[int]:
+    try:
+        return frozenset(int(x) for x in text.replace(" ", "").split(",") if x)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected block numbers like 5,7") from None
+
+
+def _timestamp(text: str) -> int:
+    try:
+        return calendar.timegm(time.strptime(text.rstrip("Z"), "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected YYYY-MM-DDTHH:MM:SS") from None
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="A local Steem JSON-RPC node serving recorded blocks. "
+        f"Other commands: '{PROG} generate --help', '{PROG} posts --help'.",
+    )
+    p.add_argument(
+        "archive",
+        nargs="?",
+        metavar="ARCHIVE",
+        help="JSON Lines block archive (.jsonl or .jsonl.gz; default: the bundled sample)",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8090, help="0 picks a free port (default 8090)")
+    p.add_argument(
+        "--pace",
+        type=_non_negative(float),
+        default=3.0,
+        metavar="SECONDS",
+        help="seconds per new head block; 0: whole archive visible at once (default 3)",
+    )
+    p.add_argument(
+        "--irreversible-lag",
+        type=_non_negative(int),
+        metavar="N",
+        help="head - last irreversible block (default 0 with --pace 0, else 15)",
+    )
+    p.add_argument(
+        "--latency",
+        type=_non_negative(float),
+        default=0.0,
+        metavar="SECONDS",
+        help="sleep before answering each JSON-RPC request",
+    )
+    p.add_argument(
+        "--start-blocks",
+        type=_non_negative(int),
+        metavar="N",
+        help="blocks visible at start (default: all with --pace 0, else 1)",
+    )
+    f = p.add_argument_group("fault injection (per POST request; never on GET /status)")
+    f.add_argument("--seed", type=int, default=0, help="seed of the fault dice (default 0)")
+    f.add_argument("--fail-503", type=_share, default=0.0, metavar="P", help="answer HTTP 503")
+    f.add_argument(
+        "--fail-truncate", type=_share, default=0.0, metavar="P", help="cut the JSON body"
+    )
+    f.add_argument(
+        "--fail-rpc-error",
+        type=_share,
+        default=0.0,
+        metavar="P",
+        help='JSON-RPC error "Internal Error" for the whole request',
+    )
+    f.add_argument(
+        "--fail-stall", type=_share, default=0.0, metavar="P", help="stall before answering"
+    )
+    f.add_argument(
+        "--stall-seconds",
+        type=_non_negative(float),
+        default=5.0,
+        metavar="S",
+        help="length of a stall (default 5)",
+    )
+    f.add_argument(
+        "--null-blocks",
+        type=_block_list,
+        default=frozenset(),
+        metavar="N,M",
+        help="get_block of these blocks answers {} / null as if missing",
+    )
+    f.add_argument(
+        "--null-blocks-times",
+        type=_non_negative(int),
+        metavar="K",
+        help="how many times each null block is missing (default: forever)",
+    )
+    f.add_argument(
+        "--behind",
+        type=_non_negative(int),
+        default=0,
+        metavar="K",
+        help="report head and LIB K blocks lower and serve nothing above (a lagging node)",
+    )
+    return p
+
+
+def generate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=f"{PROG} generate",
+        description="Write a synthetic, realistic, contiguous block archive (appbase shape).",
+    )
+    p.add_argument("--blocks", type=int, required=True, metavar="N", help="number of blocks")
+    p.add_argument("--start", type=int, required=True, metavar="B", help="first block number")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--out", required=True, metavar="FILE", help="output (.jsonl or .jsonl.gz)")
+    p.add_argument(
+        "--posts-per-block",
+        type=_non_negative(float),
+        default=1.0,
+        metavar="X",
+        help="average new posts per block (default 1)",
+    )
+    p.add_argument(
+        "--start-time",
+        type=_timestamp,
+        metavar="YYYY-MM-DDTHH:MM:SS",
+        help="timestamp of the first block (default: genesis + 3 s per block)",
+    )
+    p.add_argument(
+        "--templates",
+        metavar="ARCHIVE",
+        help="archive whose operations are the templates (default: the bundled sample)",
+    )
+    return p
+
+
+def posts_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=f"{PROG} posts",
+        description="Print the https://steemit.com/@author/permlink URL of every new post "
+        '(comment with parent_author "") in an archive, in order; edits are skipped.',
+    )
+    p.add_argument("archive", nargs="?", metavar="ARCHIVE", help="default: the bundled sample")
+    p.add_argument("--include-edits", action="store_true", help="repeat edited posts")
+    return p
+
+
+def _error(msg: str) -> int:
+    print(f"{PROG}: error: {msg}", file=sys.stderr, flush=True)
+    return 2
+
+
+def serve(argv: Sequence[str]) -> int:
+    from .server import BlockStore, Faults, ReplayNode
+
+    args = serve_parser().parse_args(argv)
+    try:
+        store = BlockStore.from_archive(args.archive)
+    except ArchiveError as e:
+        return _error(str(e))
+    faults = Faults(
+        fail_503=args.fail_503,
+        fail_truncate=args.fail_truncate,
+        fail_rpc_error=args.fail_rpc_error,
+        fail_stall=args.fail_stall,
+        stall_seconds=args.stall_seconds,
+        null_blocks=args.null_blocks,
+        null_blocks_times=args.null_blocks_times,
+        behind=args.behind,
+        seed=args.seed,
+    )
+    try:
+        node = ReplayNode(
+            store=store,
+            host=args.host,
+            port=args.port,
+            pace=args.pace,
+            start_blocks=args.start_blocks,
+            irreversible_lag=args.irreversible_lag,
+            latency=args.latency,
+            faults=faults,
+        )
+    except ValueError as e:
+        return _error(str(e))
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        node.start()
+    except OSError as e:
+        return _error(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}")
+    print(
+        f"{PROG}: serving {len(store)} blocks {store.first}..{store.last} from {store.source} "
+        f"on {node.url} (pace {node.pace:g} s, irreversible lag {node.irreversible_lag})",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.1):
+            pass
+    finally:
+        node.stop()
+    print(
+        f"{PROG}: stopped after {node.requests_served} requests ({node.calls_served} calls)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 0
+
+
+def generate(argv: Sequence[str]) -> int:
+    from .generate import Templates, generate_archive
+
+    args = generate_parser().parse_args(argv)
+    if args.blocks < 1 or args.start < 1:
+        return _error("--blocks and --start must be >= 1")
+    t0 = time.perf_counter()
+    try:
+        templates = Templates.from_archive(args.templates)
+    except (ArchiveError, ValueError) as e:
+        return _error(f"templates: {e}")
+    try:
+        s = generate_archive(
+            args.out,
+            args.blocks,
+            args.start,
+            seed=args.seed,
+            posts_per_block=args.posts_per_block,
+            start_time=args.start_time,
+            templates=templates,
+        )
+    except OSError as e:
+        return _error(f"cannot write {args.out}: {e.strerror or e}")
+    print(
+        f"{PROG}: wrote {s['blocks']} blocks {s['first']}..{s['last']} "
+        f"({s['ops']} operations, {s['new_posts']} new posts) to {args.out} "
+        f"in {time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def posts(argv: Sequence[str]) -> int:
+    args = posts_parser().parse_args(argv)
+    try:
+        urls = new_posts(iter_archive(args.archive), include_edits=args.include_edits)
+    except ArchiveError as e:
+        return _error(str(e))
+    sys.stdout.write("".join(u + "\n" for u in urls))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "generate":
+        return generate(argv[1:])
+    if argv and argv[0] == "posts":
+        return posts(argv[1:])
+    return serve(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
