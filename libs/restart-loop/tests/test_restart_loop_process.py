@@ -445,3 +445,18 @@ def test_console_script(child) -> None:
     assert proc.returncode == 2
     assert proc.stdout.startswith("child up pid=")
     assert "(configuration error); not restarting" in proc.stderr
+
+
+def test_the_child_learns_its_restart_count_and_the_loops_start(loops, tmp_path) -> None:
+    script = tmp_path / "report.py"
+    script.write_text(
+        "import os, sys\n"
+        "print('count', os.environ['RESTART_COUNT'], 'since', os.environ['RESTART_LOOP_SINCE'], flush=True)\n"
+        "sys.exit(1)\n"
+    )
+    loop = loops("--delay", "0.1", "--", sys.executable, str(script))
+    first = loop.expect_out(r"^count 0 since [\d.]+$").text.split()
+    second = loop.expect_out(r"^count 1 since [\d.]+$").text.split()
+    assert first[3] == second[3]  # the loop's start, not the child's
+    loop.signal(signal.SIGTERM)
+    assert loop.wait() == 0

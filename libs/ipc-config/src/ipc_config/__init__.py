@@ -6,6 +6,7 @@ its configuration, header names and the message-id scheme. No process logic live
 
 from ipc_config.contract import (
     BLOCK_SUBJECT,
+    BROADCASTER_STATUS_KEY,
     FORK_SUBJECT,
     HEADER_BLOCK_ID,
     HEADER_BLOCK_NUM,
@@ -14,12 +15,17 @@ from ipc_config.contract import (
     HEADER_TRX_ID,
     INVALID_SUBJECT,
     OP_SUBJECT_PREFIX,
+    PROCESS_STATUS_PREFIX,
+    STATUS_BUCKET,
+    STATUS_INTERVAL,
+    STATUS_TTL,
     STREAM_NAME,
     STREAM_SUBJECTS,
     block_msg_id,
     op_msg_id,
     op_subject,
     op_type_name,
+    process_status_key,
 )
 from ipc_config.settings import (
     ChainSettings,
@@ -32,6 +38,12 @@ from ipc_config.stream import stream_config
 
 __all__ = [
     "BLOCK_SUBJECT",
+    "BROADCASTER_STATUS_KEY",
+    "PROCESS_STATUS_PREFIX",
+    "STATUS_BUCKET",
+    "STATUS_INTERVAL",
+    "STATUS_TTL",
+    "process_status_key",
     "FORK_SUBJECT",
     "HEADER_BLOCK_ID",
     "HEADER_BLOCK_NUM",

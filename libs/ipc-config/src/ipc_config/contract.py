@@ -51,3 +51,18 @@ def op_msg_id(block_id: str, trx_index: int, op_index: int) -> str:
 def block_msg_id(block_id: str) -> str:
     """Id of the `steem.block` message that closes a block."""
     return f"{block_id}/block"
+
+
+# Live state of the running processes, for `steem-status`: a JetStream key-value bucket.
+# Each process writes `process.<instance>` every few seconds (instance: `bot.1` under
+# honcho); the broadcaster also writes its chain position under `broadcaster`.
+STATUS_BUCKET = "steem_status"
+STATUS_INTERVAL = 5.0  # seconds between two reports of one process
+STATUS_TTL = 300.0  # a process silent this long disappears from the bucket
+BROADCASTER_STATUS_KEY = "broadcaster"
+PROCESS_STATUS_PREFIX = "process."
+
+
+def process_status_key(instance: str) -> str:
+    """Key of one process's report; the instance name made safe for a KV key."""
+    return PROCESS_STATUS_PREFIX + re.sub(r"[^-_=a-zA-Z0-9.]", "_", instance)

@@ -114,6 +114,10 @@ def _stderr_log(line: str) -> None:
         pass
 
 
+ENV_RESTART_COUNT = "RESTART_COUNT"  # restarts before this run of the child
+ENV_LOOP_SINCE = "RESTART_LOOP_SINCE"  # Unix time the restart loop started
+
+
 class Supervisor:
     """Keeps ``command`` running; see the module docstring for exit codes.
 
@@ -148,6 +152,7 @@ class Supervisor:
         self._preexec = pdeathsig_preexec()
         self._last_start_wall: float | None = None
         self._last_exit: int | None = None
+        self._loop_since = time.time()
 
     # -- helpers ---------------------------------------------------------
 
@@ -171,8 +176,14 @@ class Supervisor:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         # No shell, inherited stdio, same process group, no inherited fds
-        # except stdio (close_fds default).
-        return subprocess.Popen(self.command, preexec_fn=self._preexec)
+        # except stdio (close_fds default). The child learns how often it was
+        # restarted and since when the loop runs, to report them (steem-status).
+        env = {
+            **os.environ,
+            ENV_RESTART_COUNT: str(self.policy.starts),
+            ENV_LOOP_SINCE: f"{self._loop_since:.3f}",
+        }
+        return subprocess.Popen(self.command, preexec_fn=self._preexec, env=env)
 
     # -- main loop -------------------------------------------------------
 

@@ -121,4 +121,7 @@ async def close(nc: Client) -> None:
         except Exception:  # closing is best effort; close() below is the fallback
             log.debug("drain did not finish; closing", exc_info=True)
     if not nc.is_closed:
-        await nc.close()
+        try:
+            await nc.close()
+        except (OSError, nats.errors.Error) as err:  # the server went away first
+            log.debug("close: %r", err)

@@ -53,6 +53,7 @@ from nats.js.errors import FetchTimeoutError
 from steem_worker.connection import close, connect_unless_stopped, ensure_stream
 from steem_worker.logs import setup_logging
 from steem_worker.shutdown import stop_event
+from steem_worker.status import StatusReporter
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +156,12 @@ class Worker:
             await ensure_stream(js, stream_settings)
             subscription = await self._subscribe(js)
             log.info("consuming %s as durable consumer %r", ", ".join(self._handlers), self.name)
+            reporter = StatusReporter(js, self.name)
+            reporter.start()
             try:
                 await self._consume(subscription, stop)
             finally:
+                await reporter.stop()
                 with contextlib.suppress(nats.errors.Error):
                     await subscription.unsubscribe()
         finally:

@@ -10,10 +10,12 @@ import asyncio
 import logging
 import threading
 
-from ipc_config import ChainSettings, NatsSettings, StreamSettings
+from ipc_config import BROADCASTER_STATUS_KEY, ChainSettings, NatsSettings, StreamSettings
 from steem_worker.connection import close, connect_unless_stopped, ensure_stream
 from steem_worker.shutdown import stop_event
+from steem_worker.status import StatusReporter
 
+from broadcaster.blocks import Block
 from broadcaster.chain import ChainReader, NodeClient, Stopped, Tip
 from broadcaster.follow import Batch, follow
 from broadcaster.progress import Progress
@@ -28,6 +30,19 @@ QUEUE_BATCHES = 4
 
 def target_of(tip: Tip, mode: str) -> int:
     return tip.irreversible if mode == "irreversible" else tip.head
+
+
+def position(block: Block, tip: Tip, mode: str) -> dict:
+    """The broadcaster's place on the chain, as `steem-status` shows it."""
+    return {
+        "mode": mode,
+        "block_num": block.num,
+        "block_id": block.id,
+        "block_timestamp": block.timestamp,
+        "head": tip.head,
+        "irreversible": tip.irreversible,
+        "behind": max(0, target_of(tip, mode) - block.num),
+    }
 
 
 class ChainThread:
@@ -102,10 +117,13 @@ async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) 
         )  # fmt: skip
         reader = ChainThread(chain, checkpoint)
         reader.start()
+        reporter = StatusReporter(js, PROCESS)
+        reporter.start()
         try:
-            await _publish_batches(reader, publisher, already_stored, chain.mode, stop)
+            await _publish_batches(reader, publisher, already_stored, chain.mode, stop, reporter)
         finally:
             reader.stop()
+            await reporter.stop()
     finally:
         await close(nc)
     log.info("stopped")
@@ -117,6 +135,7 @@ async def _publish_batches(
     already_stored: set[str],
     mode: str,
     stop: asyncio.Event,
+    reporter: StatusReporter,
 ) -> None:
     progress = Progress()
     stopping = asyncio.ensure_future(stop.wait())
@@ -138,6 +157,7 @@ async def _publish_batches(
                     return
                 already_stored = set()
                 progress.block_done(block.num, len(block.operations), target)
+                reporter.also_write(BROADCASTER_STATUS_KEY, position(block, batch.tip, mode))
                 if stop.is_set():
                     log.info("stopping after block %d", block.num)
                     return

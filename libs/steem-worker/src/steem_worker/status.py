@@ -1,0 +1,105 @@
+"""Reporting a process's state to the status bucket, for `steem-status`.
+
+Every few seconds the process writes its pid, host, start time, restart count (from the
+restart loop) and any fields of its own (the broadcaster's chain position) under its
+key. Reporting is best effort: a failed write is logged at debug level and retried at
+the next tick; it never stops the process.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+import nats.errors
+from ipc_config import STATUS_BUCKET, STATUS_INTERVAL, STATUS_TTL, process_status_key
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BadRequestError, BucketNotFoundError
+from nats.js.kv import KeyValue
+
+log = logging.getLogger(__name__)
+
+
+async def status_bucket(js: JetStreamContext) -> KeyValue:
+    """The status bucket, created on first use (in memory: it is only live state)."""
+    try:
+        return await js.key_value(STATUS_BUCKET)
+    except BucketNotFoundError:
+        pass
+    config = KeyValueConfig(
+        bucket=STATUS_BUCKET, history=1, ttl=STATUS_TTL, storage=StorageType.MEMORY
+    )
+    try:
+        return await js.create_key_value(config)
+    except BadRequestError:  # another process created it first
+        return await js.key_value(STATUS_BUCKET)
+
+
+def instance_name(process: str) -> str:
+    """`bot.1` under honcho; otherwise the process name, host and pid."""
+    return (
+        os.environ.get("HONCHO_PROCESS_NAME") or f"{process}@{socket.gethostname()}-{os.getpid()}"
+    )
+
+
+class StatusReporter:
+    def __init__(self, js: JetStreamContext, process: str, interval: float = STATUS_INTERVAL):
+        self._js = js
+        self._interval = interval
+        self.instance = instance_name(process)
+        self.key = process_status_key(self.instance)
+        self._fields: dict[str, Any] = {
+            "process": process,
+            "instance": self.instance,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": time.time(),
+            "restarts": int(os.environ.get("RESTART_COUNT", "0") or 0),
+            "loop_since": float(os.environ.get("RESTART_LOOP_SINCE", "0") or 0) or None,
+        }
+        self._task: asyncio.Task | None = None
+        self._extra: dict[str, dict[str, Any]] = {}
+        self._bucket: KeyValue | None = None
+
+    def update(self, **fields: Any) -> None:
+        """Fields of the process's own, written with the next report."""
+        self._fields.update(fields)
+
+    def also_write(self, key: str, value: dict[str, Any]) -> None:
+        """Another key written at each report (the broadcaster's `broadcaster` key)."""
+        self._extra[key] = value
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._write("stopped"), 1.0)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._write("running")
+            except (TimeoutError, nats.errors.Error, OSError) as err:
+                log.debug("status report failed: %r", err)
+            await asyncio.sleep(self._interval)
+
+    async def _write(self, state: str) -> None:
+        if self._bucket is None:
+            self._bucket = await status_bucket(self._js)
+        bucket = self._bucket
+        now = time.time()
+        report = {**self._fields, "state": state, "updated_at": now}
+        report["uptime"] = now - report["started_at"]
+        await bucket.put(self.key, json.dumps(report).encode())
+        for key, value in self._extra.items():
+            await bucket.put(key, json.dumps({**value, "updated_at": now}).encode())
