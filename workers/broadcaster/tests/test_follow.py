@@ -40,3 +40,90 @@ def test_links_are_checked_by_id_within_a_batch_and_against_the_last_block():
     forked = [chain[0], block(6, "06b", "05b"), chain[2]]
     with pytest.raises(NodeError, match="block 6 follows 05b"):
         check_links(forked, "04a")
+
+
+class ScriptedReader:
+    """A chain whose blocks a test can replace, read like ChainReader reads nodes."""
+
+    def __init__(self, blocks: dict[int, Block], head: int) -> None:
+        self.chain = blocks
+        self.head = head
+        self.node = type("Node", (), {"name": "scripted", "reset": lambda self: None})()
+
+    def tip(self):
+        from broadcaster.chain import Tip
+
+        return Tip(self.head, self.head)
+
+    def blocks(self, first: int, last: int) -> list[Block]:
+        return [self.chain[n] for n in range(first, last + 1)]
+
+    def rotate(self) -> None:
+        pass
+
+
+def linked_chain(first: int, last: int, branch: str, previous: str) -> dict[int, Block]:
+    chain = {}
+    for num in range(first, last + 1):
+        chain[num] = block(num, f"{num:02d}{branch}", previous)
+        previous = chain[num].id
+    return chain
+
+
+def run_follower(reader, mode: str, next_num: int, known: dict[int, str], until: int):
+    import threading
+
+    from broadcaster.follow import Follower
+
+    stop = threading.Event()
+    batches = []
+
+    def emit(batch):
+        batches.append(batch)
+        if batch.blocks[-1].num >= until:
+            stop.set()
+
+    Follower(reader, mode, next_num, known, 3, emit, stop).run()
+    return batches
+
+
+def test_head_mode_fork_is_walked_back_to_the_common_block_and_reported():
+    chain_a = linked_chain(1, 6, "a", "00a")
+    reader = ScriptedReader(dict(chain_a), head=6)
+    known = {n: b.id for n, b in chain_a.items()}
+    # Blocks 5 and 6 are replaced; the chain goes on on branch b.
+    reader.chain.update(linked_chain(5, 8, "b", chain_a[4].id))
+    reader.head = 8
+    (batch,) = run_follower(reader, "head", 7, known, until=8)
+    assert batch.fork.fork_point == (4, "04a")
+    assert batch.fork.abandoned == [(5, "05a"), (6, "06a")]
+    assert batch.fork.new_branch == [(5, "05b"), (6, "06b")]
+    assert [b.id for b in batch.blocks] == ["05b", "06b", "07b", "08b"]
+
+
+def test_irreversible_mode_treats_a_mismatch_as_a_broken_node(caplog):
+    chain_a = linked_chain(1, 6, "a", "00a")
+    known = {6: "06x"}  # what we published as 6 is not what the node has
+    reader = ScriptedReader(dict(chain_a), head=6)
+    reader.chain[7] = block(7, "07a", "06a")
+    reader.head = 7
+    import threading
+
+    from broadcaster.follow import Follower
+
+    stop = threading.Event()
+    emitted = []
+    asked = []
+    fetch = reader.blocks
+
+    def blocks_then_stop_on_the_second_ask(first, last):
+        asked.append(first)
+        if len(asked) == 2:
+            stop.set()
+        return fetch(first, last)
+
+    reader.blocks = blocks_then_stop_on_the_second_ask
+    Follower(reader, "irreversible", 7, known, 3, emitted.append, stop).run()
+    assert asked == [7, 7]  # asked again, never skipped
+    assert emitted == []  # never published a block that does not link
+    assert "sent a broken chain: block 7 follows 06a, but block 6 is 06x" in caplog.text

@@ -17,7 +17,7 @@ from steem_worker.status import StatusReporter
 
 from broadcaster.blocks import Block
 from broadcaster.chain import ChainReader, NodeClient, Stopped, Tip
-from broadcaster.follow import Batch, follow
+from broadcaster.follow import FORK_MEMORY, Batch, Follower
 from broadcaster.progress import Progress
 from broadcaster.publisher import Checkpoint, Publisher
 from broadcaster.publisher import Stopped as PublishStopped
@@ -48,9 +48,12 @@ def position(block: Block, tip: Tip, mode: str) -> dict:
 class ChainThread:
     """Runs `follow` in a daemon thread and hands its batches to the event loop."""
 
-    def __init__(self, chain: ChainSettings, checkpoint: Checkpoint | None) -> None:
+    def __init__(
+        self, chain: ChainSettings, checkpoint: Checkpoint | None, known_ids: dict[int, str]
+    ) -> None:
         self._chain = chain
         self._checkpoint = checkpoint
+        self._known_ids = known_ids  # block number -> id, of the last blocks in the stream
         self._stop = threading.Event()
         self._loop = asyncio.get_running_loop()
         self.batches: asyncio.Queue[Batch | BaseException] = asyncio.Queue(QUEUE_BATCHES)
@@ -69,35 +72,35 @@ class ChainThread:
 
     def _run(self) -> None:
         try:
-            next_num, previous_id = self._start_point()
-            follow(
-                self._reader, self._chain.mode, next_num, previous_id,
+            next_num = self._start_point()
+            Follower(
+                self._reader, self._chain.mode, next_num, self._known_ids,
                 self._chain.batch_size, self._emit, self._stop,
-            )  # fmt: skip
+            ).run()  # fmt: skip
         except Stopped:
             pass
         except BaseException as err:  # hand it to the event loop, which exits non-zero
             if not self._stop.is_set():
                 self._emit(err)
 
-    def _start_point(self) -> tuple[int, str | None]:
+    def _start_point(self) -> int:
         mode = self._chain.mode
         if self._checkpoint is not None:
             log.info(
                 "resuming after block %d (%s), the last checkpoint in the stream",
                 self._checkpoint.block_num, self._checkpoint.block_id,
             )  # fmt: skip
-            return self._checkpoint.block_num + 1, self._checkpoint.block_id
+            return self._checkpoint.block_num + 1
         if self._chain.start_block is not None:
             log.info(
                 "no checkpoint in the stream; starting at START_BLOCK %d", self._chain.start_block
             )
-            return self._chain.start_block, None
+            return self._chain.start_block
         start = target_of(self._reader.tip(), mode)
         log.info(
             "no checkpoint and no START_BLOCK; starting at the current %s block %d", mode, start
         )
-        return start, None
+        return start
 
 
 async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) -> None:
@@ -111,11 +114,14 @@ async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) 
         publisher = Publisher(js, stop)
         checkpoint = await publisher.checkpoint()
         already_stored = await publisher.stored_since_checkpoint()
+        # In head mode a fork can replace the last blocks we published: remember their ids.
+        depth = FORK_MEMORY if chain.mode == "head" else 1
+        known_ids = await publisher.recent_block_ids(checkpoint, depth)
         log.info(
             "reading %s blocks from %s; publishing to NATS at %s",
             chain.mode, chain.safe_nodes, nats.safe_urls,
         )  # fmt: skip
-        reader = ChainThread(chain, checkpoint)
+        reader = ChainThread(chain, checkpoint, known_ids)
         reader.start()
         reporter = StatusReporter(js, PROCESS)
         reporter.start()
@@ -150,6 +156,11 @@ async def _publish_batches(
             if isinstance(batch, BaseException):
                 raise batch
             target = target_of(batch.tip, mode)
+            if batch.fork is not None:
+                try:
+                    await publisher.publish_fork(batch.fork)
+                except PublishStopped:
+                    return
             for block in batch.blocks:
                 try:
                     await publisher.publish(block, already_stored)

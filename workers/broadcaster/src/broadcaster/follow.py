@@ -24,9 +24,19 @@ REPEAT_WARNING_AFTER = 30.0  # a condition that lasts is logged again this often
 
 
 @dataclass(frozen=True)
+class Fork:
+    """In head mode: blocks we published were replaced by another branch."""
+
+    fork_point: tuple[int, str]  # the last block both branches share
+    abandoned: list[tuple[int, str]]  # (number, id) of what we published and the chain dropped
+    new_branch: list[tuple[int, str]]  # (number, id) of what replaces them, published next
+
+
+@dataclass(frozen=True)
 class Batch:
     blocks: list[Block]
     tip: Tip
+    fork: Fork | None = None  # published before the blocks
 
 
 class TipPacer:
@@ -54,56 +64,122 @@ class TipPacer:
         return max(POLL_INTERVAL, due - self._clock())
 
 
-def follow(
-    reader: ChainReader,
-    mode: str,
-    next_num: int,
-    previous_id: str | None,
-    batch_size: int,
-    emit: Callable[[Batch], None],
-    stop: threading.Event,
-) -> None:
-    """Emit every block from `next_num` on, in order, linked, until `stop` is set.
+FORK_MEMORY = 64  # ids of the last blocks we published, to find a fork point
 
-    `previous_id` is the id of block `next_num - 1` when known (after a resume): each
-    block must name its predecessor's id as `previous`, or the node is not on our chain.
+
+class Follower:
+    """Emits every block from `next_num` on, in order and linked, until `stop` is set.
+
+    Each block must name its predecessor's id as `previous`. In irreversible mode a block
+    that does not is a node's fault: we ask another node. In head mode it may be a fork:
+    we walk back to the last block both branches share, emit a `Fork` naming the blocks
+    we published that the chain dropped, and carry on along the new branch.
     """
-    pacer = TipPacer()
-    behind_logged_at = -REPEAT_WARNING_AFTER
-    tip = reader.tip()
-    while not stop.is_set():
-        target = tip.irreversible if mode == "irreversible" else tip.head
-        pacer.seen(target)
-        if target < next_num - 1:
-            # This node is behind our checkpoint; prefer the next one.
-            if time.monotonic() - behind_logged_at >= REPEAT_WARNING_AFTER:
-                behind_logged_at = time.monotonic()
-                log.warning(
-                    "node %s is behind: its %s block is %d, we are at %d",
-                    reader.node.name, mode, target, next_num - 1,
-                )  # fmt: skip
-            reader.rotate()
-        if target < next_num:
-            if stop.wait(pacer.delay()):
-                return
-            tip = reader.tip()
-            continue
-        last = min(next_num + batch_size - 1, target)
-        blocks = reader.blocks(next_num, last)
-        try:
-            check_links(blocks, previous_id)
-        except NodeError as err:
-            log.warning("node %s sent a broken chain: %s", reader.node.name, err)
-            reader.node.reset()
-            reader.rotate()
-            if stop.wait(BROKEN_NODE_PAUSE):
-                return
-            continue
-        emit(Batch(blocks, tip))
-        next_num = last + 1
-        previous_id = blocks[-1].id
-        if next_num > target:
-            tip = reader.tip()
+
+    def __init__(
+        self,
+        reader: ChainReader,
+        mode: str,
+        next_num: int,
+        known_ids: dict[int, str],
+        batch_size: int,
+        emit: Callable[[Batch], None],
+        stop: threading.Event,
+    ) -> None:
+        self._reader = reader
+        self._mode = mode
+        self._next = next_num
+        self._known = dict(known_ids)  # block number -> id of what we published
+        self._batch_size = batch_size
+        self._emit = emit
+        self._stop = stop
+        self._pacer = TipPacer()
+        self._behind_logged_at = -REPEAT_WARNING_AFTER
+
+    def run(self) -> None:
+        tip = self._reader.tip()
+        while not self._stop.is_set():
+            target = tip.irreversible if self._mode == "irreversible" else tip.head
+            self._pacer.seen(target)
+            if target < self._next - 1:
+                self._node_is_behind(target)
+            if target < self._next:
+                if self._stop.wait(self._pacer.delay()):
+                    return
+                tip = self._reader.tip()
+                continue
+            last = min(self._next + self._batch_size - 1, target)
+            blocks = self._reader.blocks(self._next, last)
+            try:
+                blocks, fork = self._link(blocks)
+            except NodeError as err:
+                self._broken_node(err)
+                if self._stop.wait(BROKEN_NODE_PAUSE):
+                    return
+                continue
+            self._emit(Batch(blocks, tip, fork))
+            self._remember(blocks)
+            if self._next > target:
+                tip = self._reader.tip()
+
+    def _link(self, blocks: list[Block]) -> tuple[list[Block], Fork | None]:
+        """Check that `blocks` follow what we published; if not, prepend the new branch."""
+        check_links(blocks, None)  # within one answer, a break is the node's fault
+        previous_id = self._known.get(self._next - 1)
+        if previous_id is None or blocks[0].previous == previous_id:
+            return blocks, None
+        if self._mode == "irreversible":
+            check_links(blocks, previous_id)  # raises: irreversible blocks never change
+        branch, fork = self._find_fork(blocks)
+        return branch + blocks, fork
+
+    def _find_fork(self, blocks: list[Block]) -> tuple[list[Block], Fork]:
+        """Fetch the new branch backwards until it meets a block we published."""
+        branch: list[Block] = []
+        num = self._next - 1
+        while True:
+            if num not in self._known:
+                raise NodeError(
+                    f"block {self._next} does not follow block {self._next - 1} that we "
+                    f"published, and no block we remember is on its branch"
+                )
+            (block,) = self._reader.blocks(num, num)
+            if block.id == self._known[num]:
+                break
+            branch.insert(0, block)
+            num -= 1
+        check_links(branch + blocks, self._known[num])
+        fork = Fork(
+            fork_point=(num, self._known[num]),
+            abandoned=[(n, self._known[n]) for n in range(num + 1, self._next)],
+            new_branch=[(b.num, b.id) for b in branch],
+        )
+        log.warning(
+            "fork: blocks %d..%d were replaced by another branch; publishing the new one",
+            num + 1, self._next - 1,
+        )  # fmt: skip
+        return branch, fork
+
+    def _remember(self, blocks: list[Block]) -> None:
+        for block in blocks:
+            self._known[block.num] = block.id
+        self._next = blocks[-1].num + 1
+        for num in [n for n in self._known if n < self._next - FORK_MEMORY]:
+            del self._known[num]
+
+    def _node_is_behind(self, target: int) -> None:
+        if time.monotonic() - self._behind_logged_at >= REPEAT_WARNING_AFTER:
+            self._behind_logged_at = time.monotonic()
+            log.warning(
+                "node %s is behind: its %s block is %d, we are at %d",
+                self._reader.node.name, self._mode, target, self._next - 1,
+            )  # fmt: skip
+        self._reader.rotate()
+
+    def _broken_node(self, err: NodeError) -> None:
+        log.warning("node %s sent a broken chain: %s", self._reader.node.name, err)
+        self._reader.node.reset()
+        self._reader.rotate()
 
 
 def check_links(blocks: list[Block], previous_id: str | None) -> None:

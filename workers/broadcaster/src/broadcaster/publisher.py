@@ -11,6 +11,7 @@ already holds (the duplicate window would catch them too, but only for its lengt
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ import nats.errors
 import nats.js.errors
 from ipc_config import (
     BLOCK_SUBJECT,
+    FORK_SUBJECT,
     HEADER_BLOCK_ID,
     HEADER_BLOCK_NUM,
     HEADER_MSG_ID,
@@ -32,6 +34,7 @@ from ipc_config import (
 from nats.js import JetStreamContext
 
 from broadcaster.blocks import Block, Operation
+from broadcaster.follow import Fork
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ HEADER_PROBLEM = "Steem-Problem"
 ACK_TIMEOUT = 3.0  # seconds to wait for the server's acks of one block
 RETRY_DELAY_MAX = 5.0
 PUBLISH_ERRORS = (nats.errors.Error, asyncio.TimeoutError, OSError)
+RECENT_SCAN_PER_BLOCK = 100  # stream messages looked through per block id remembered
 
 
 class Stopped(Exception):
@@ -52,6 +56,10 @@ class Checkpoint:
     block_num: int
     block_id: str
     seq: int
+
+
+def _block_ref(ref: tuple[int, str]) -> dict[str, Any]:
+    return {"block_num": ref[0], "block_id": ref[1]}
 
 
 def encode(value: Any) -> bytes:
@@ -121,23 +129,64 @@ class Publisher:
             ids.add((msg.headers or {}).get(HEADER_MSG_ID, ""))
         return ids
 
+    async def recent_block_ids(self, checkpoint: Checkpoint | None, depth: int) -> dict[int, str]:
+        """Number -> id of the last `depth` blocks closed in the stream (at most)."""
+        if checkpoint is None:
+            return {}
+        ids = {checkpoint.block_num: checkpoint.block_id}
+        if depth <= 1:
+            return ids
+        state = (await self._js.stream_info(STREAM_NAME)).state
+        seq = max(state.first_seq, checkpoint.seq - depth * RECENT_SCAN_PER_BLOCK)
+        while seq < checkpoint.seq:
+            try:
+                msg = await self._js.get_msg(STREAM_NAME, seq, subject=BLOCK_SUBJECT, next=True)
+            except nats.js.errors.NotFoundError:
+                break
+            body = json.loads(msg.data)
+            ids[int(body["block_num"])] = body["block_id"]
+            seq = msg.seq + 1
+        return dict(sorted(ids.items())[-depth:])
+
     async def publish(self, block: Block, already_stored: set[str] | None = None) -> None:
         """Store the block's operations and then its `steem.block`; retry until done."""
-        attempt = 0
+
+        async def attempt(retry: int) -> None:
+            stored = await self.stored_since_checkpoint() if retry else (already_stored or set())
+            await self._publish_once(block, stored)
+
+        await self._until_done(f"block {block.num}", attempt)
+
+    async def publish_fork(self, fork: Fork) -> None:
+        """Tell consumers which blocks the chain dropped, before the blocks replacing them."""
+        body = {
+            "fork_point": _block_ref(fork.fork_point),
+            "abandoned": [_block_ref(ref) for ref in fork.abandoned],
+            "new_branch": [_block_ref(ref) for ref in fork.new_branch],
+        }
+        first_new = fork.new_branch[0][1] if fork.new_branch else fork.fork_point[1]
+        headers = {HEADER_MSG_ID: f"fork/{first_new}"}
+
+        async def attempt(retry: int) -> None:
+            await self._js.publish(FORK_SUBJECT, encode(body), headers=headers, timeout=ACK_TIMEOUT)
+
+        await self._until_done(f"fork at block {fork.fork_point[0]}", attempt)
+
+    async def _until_done(self, what: str, attempt: Callable[[int], Awaitable[None]]) -> None:
+        """Run `attempt` until the server has stored it; give up only on shutdown."""
+        retry = 0
         while True:
             try:
-                if attempt:
-                    already_stored = await self.stored_since_checkpoint()
-                await self._publish_once(block, already_stored or set())
-                if attempt:
-                    log.info("block %d stored after %d retries", block.num, attempt)
+                await attempt(retry)
+                if retry:
+                    log.info("%s stored after %d retries", what, retry)
                 return
             except PUBLISH_ERRORS as err:
-                attempt += 1
-                delay = min(0.25 * 2**attempt, RETRY_DELAY_MAX)
+                retry += 1
+                delay = min(0.25 * 2**retry, RETRY_DELAY_MAX)
                 log.warning(
-                    "block %d not stored yet (%s); retry %d in %.1f s",
-                    block.num, type(err).__name__, attempt, delay,
+                    "%s not stored yet (%s); retry %d in %.1f s",
+                    what, type(err).__name__, retry, delay,
                 )  # fmt: skip
                 try:
                     await asyncio.wait_for(self._stop.wait(), delay)
