@@ -111,7 +111,7 @@ async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) 
     try:
         js = nc.jetstream()
         await ensure_stream(js, stream)
-        publisher = Publisher(js, stop)
+        publisher = Publisher(nc, stop)
         checkpoint = await publisher.checkpoint()
         already_stored = await publisher.stored_since_checkpoint()
         # In head mode a fork can replace the last blocks we published: remember their ids.

@@ -31,7 +31,7 @@ from ipc_config import (
     op_msg_id,
     op_subject,
 )
-from nats.js import JetStreamContext
+from nats.aio.client import Client
 
 from broadcaster.blocks import Block, Operation
 from broadcaster.follow import Fork
@@ -42,6 +42,7 @@ HEADER_PROBLEM = "Steem-Problem"
 ACK_TIMEOUT = 3.0  # seconds to wait for the server's acks of one block
 RETRY_DELAY_MAX = 5.0
 PUBLISH_ERRORS = (nats.errors.Error, asyncio.TimeoutError, OSError)
+HEADERS_ROOM = 4096  # bytes kept for headers under the server's max_payload
 RECENT_SCAN_PER_BLOCK = 100  # stream messages looked through per block id remembered
 
 
@@ -68,7 +69,8 @@ def encode(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def op_message(block: Block, op: Operation) -> tuple[str, bytes, dict[str, str]]:
+def op_message(block: Block, op: Operation, max_payload: int) -> tuple[str, bytes, dict[str, str]]:
+    """Subject, payload and headers of one operation; `steem.invalid` for what cannot go."""
     headers = {
         HEADER_MSG_ID: op_msg_id(block.id, op.trx_index, op.op_index),
         HEADER_BLOCK_NUM: str(block.num),
@@ -79,7 +81,15 @@ def op_message(block: Block, op: Operation) -> tuple[str, bytes, dict[str, str]]
     if op.type is None:
         headers[HEADER_PROBLEM] = op.problem
         return INVALID_SUBJECT, encode(op.body), headers
-    return op_subject(op.type), encode(op.body), headers
+    payload = encode(op.body)
+    if len(payload) > max_payload - HEADERS_ROOM:
+        # NATS refuses it whole: announce it instead, so it is reported, not lost silently.
+        headers[HEADER_PROBLEM] = (
+            f"{op.type} body of {len(payload)} bytes is over the server's max_payload {max_payload}"
+        )
+        preview = {"type": op.type, "size": len(payload), "start": payload[:1024].decode()}
+        return INVALID_SUBJECT, encode(preview), headers
+    return op_subject(op.type), payload, headers
 
 
 def block_message(block: Block) -> tuple[str, bytes, dict[str, str]]:
@@ -100,8 +110,9 @@ def block_message(block: Block) -> tuple[str, bytes, dict[str, str]]:
 
 
 class Publisher:
-    def __init__(self, js: JetStreamContext, stop: asyncio.Event) -> None:
-        self._js = js
+    def __init__(self, nc: Client, stop: asyncio.Event) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
         self._stop = stop
         self.duplicates = 0  # messages the stream already had (dropped by its dedupe)
 
@@ -198,13 +209,14 @@ class Publisher:
         acks = []
         try:
             for op in block.operations:
-                subject, payload, headers = op_message(block, op)
+                subject, payload, headers = op_message(block, op, self._nc.max_payload)
                 if headers[HEADER_MSG_ID] in already_stored:
                     continue
-                if op.type is None:
+                if subject == INVALID_SUBJECT:
                     log.warning(
-                        "block %d: malformed operation %d/%d (%s) published on %s",
-                        block.num, op.trx_index, op.op_index, op.problem, INVALID_SUBJECT,
+                        "block %d: operation %d/%d published on %s: %s",
+                        block.num, op.trx_index, op.op_index, INVALID_SUBJECT,
+                        headers[HEADER_PROBLEM],
                     )  # fmt: skip
                 acks.append(await self._js.publish_async(subject, payload, headers=headers))
             if acks:
