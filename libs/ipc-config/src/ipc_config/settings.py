@@ -100,6 +100,13 @@ def _positive_float(env: Mapping[str, str], name: str, default: float, what: str
     return value
 
 
+def _replicas(env: Mapping[str, str]) -> int:
+    replicas = _positive_int(env, "STREAM_REPLICAS", 1, "a replica count")
+    if replicas > 5:  # JetStream's limit
+        raise ConfigError(f"STREAM_REPLICAS={replicas} is more than JetStream's maximum of 5")
+    return replicas
+
+
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     raw = _text(env, name, choices[0])
     value = raw.lower()
@@ -133,18 +140,43 @@ class ChainSettings:
         return ", ".join(redact_url(url) for url in self.nodes)
 
 
+def _readable_file(env: Mapping[str, str], name: str, what: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise ConfigError(f"{name}={raw!r}: no readable {what} there")
+    return path
+
+
 @dataclass(frozen=True)
 class NatsSettings:
-    """How a process reaches NATS, and where the local server keeps its JetStream files."""
+    """How a process reaches NATS, and where the local server keeps its JetStream files.
+
+    Credentials: `nats://user:password@host` or `nats://token@host` in NATS_URL, or a
+    NATS_CREDS file (JWT and nkey seed, as managed NATS services hand out). `tls://` URLs
+    use TLS, checked against the system's CAs or NATS_TLS_CA.
+    """
 
     urls: tuple[str, ...]
     store_dir: Path
+    creds_file: Path | None = None
+    tls_ca_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
         return cls(
             urls=_url_list(env, "NATS_URL", DEFAULT_NATS_URL, _NATS_SCHEMES),
             store_dir=Path(_text(env, "NATS_STORE_DIR", DEFAULT_NATS_STORE_DIR)),
+            creds_file=_readable_file(env, "NATS_CREDS", "credentials file"),
+            tls_ca_file=_readable_file(env, "NATS_TLS_CA", "CA certificate file"),
+        )
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls_ca_file is not None or any(
+            u.startswith(("tls://", "wss://")) for u in self.urls
         )
 
     @property
@@ -157,7 +189,10 @@ class NatsSettings:
         return urlsplit(self.urls[0]).port or _NATS_DEFAULT_PORT
 
     def __repr__(self) -> str:  # never show credentials embedded in the URLs
-        return f"NatsSettings(urls={self.safe_urls!r}, store_dir={str(self.store_dir)!r})"
+        return (
+            f"NatsSettings(urls={self.safe_urls!r}, store_dir={str(self.store_dir)!r}, "
+            f"creds_file={self.creds_file!r}, tls_ca_file={self.tls_ca_file!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -167,6 +202,7 @@ class StreamSettings:
     max_age_hours: float
     max_bytes: int
     duplicate_window: float
+    replicas: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -176,6 +212,7 @@ class StreamSettings:
             duplicate_window=_positive_float(
                 env, "STREAM_DUPLICATE_WINDOW", 120.0, "a duration in seconds"
             ),
+            replicas=_replicas(env),
         )
 
 

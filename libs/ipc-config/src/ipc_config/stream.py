@@ -19,5 +19,5 @@ def stream_config(settings: StreamSettings) -> StreamConfig:
         max_age=settings.max_age_hours * _HOUR,
         max_bytes=settings.max_bytes,
         duplicate_window=settings.duplicate_window,
-        num_replicas=1,
+        num_replicas=settings.replicas,
     )

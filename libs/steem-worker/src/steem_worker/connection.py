@@ -7,6 +7,7 @@ Once connected, nats-py reconnects on its own for ever; we log each change of st
 
 import asyncio
 import logging
+import ssl
 import time
 
 import nats
@@ -22,6 +23,16 @@ RECONNECT_WAIT = 0.5  # seconds between attempts; nats-server restarts in about 
 _REMIND_EVERY = 30.0
 
 
+class NatsRefused(Exception):
+    """The server refused our credentials: retrying will not help, the settings must change."""
+
+
+def _is_auth_error(err: Exception) -> bool:
+    if isinstance(err, nats.errors.AuthorizationError | nats.errors.InvalidUserCredentialsError):
+        return True
+    return "authorization violation" in str(err).lower() or "authentication" in str(err).lower()
+
+
 class _ConnectionLog:
     """Turns nats-py's per-attempt error callbacks into a few readable lines."""
 
@@ -31,8 +42,14 @@ class _ConnectionLog:
         self._last_line = 0.0
         self._failures = 0
         self.client: Client | None = None
+        self.refused = asyncio.Event()
+        self.refusal: Exception | None = None
 
     async def on_error(self, err: Exception) -> None:
+        if not self._connected_once and _is_auth_error(err):
+            self.refusal = err
+            self.refused.set()
+            return
         self._failures += 1
         now = time.monotonic()
         if self._failures == 1 or now - self._last_line >= _REMIND_EVERY:
@@ -55,20 +72,48 @@ class _ConnectionLog:
         log.info("reconnected to NATS at %s", self._where)
 
 
+def _tls_context(settings: NatsSettings) -> ssl.SSLContext | None:
+    if not settings.uses_tls:
+        return None
+    cafile = str(settings.tls_ca_file) if settings.tls_ca_file else None
+    return ssl.create_default_context(cafile=cafile)
+
+
 async def connect(settings: NatsSettings, name: str) -> Client:
-    """Connect to NATS, waiting for as long as it takes; reconnect on loss for ever."""
+    """Connect to NATS, waiting for as long as it takes; reconnect on loss for ever.
+
+    Raises NatsRefused when the server rejects our credentials at the first connect.
+    """
     events = _ConnectionLog(settings)
-    nc = await nats.connect(
-        servers=list(settings.urls),
-        name=name,
-        allow_reconnect=True,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=RECONNECT_WAIT,
-        connect_timeout=2,
-        error_cb=events.on_error,
-        disconnected_cb=events.on_disconnected,
-        reconnected_cb=events.on_reconnected,
+    options = {}
+    if settings.creds_file is not None:
+        options["user_credentials"] = str(settings.creds_file)
+    if (tls := _tls_context(settings)) is not None:
+        options["tls"] = tls
+    connecting = asyncio.ensure_future(
+        nats.connect(
+            servers=list(settings.urls),
+            name=name,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=RECONNECT_WAIT,
+            connect_timeout=2,
+            error_cb=events.on_error,
+            disconnected_cb=events.on_disconnected,
+            reconnected_cb=events.on_reconnected,
+            **options,
+        )
     )
+    refused = asyncio.ensure_future(events.refused.wait())
+    await asyncio.wait([connecting, refused], return_when=asyncio.FIRST_COMPLETED)
+    refused.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        raise NatsRefused(
+            f"NATS at {settings.safe_urls} refused our credentials ({events.refusal}); "
+            "check NATS_URL and NATS_CREDS"
+        )
+    nc = connecting.result()
     events.client = nc
     await events.on_connected()
     log.info("connected to NATS at %s", settings.safe_urls)

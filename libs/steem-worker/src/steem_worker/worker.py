@@ -50,7 +50,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 
-from steem_worker.connection import close, connect_unless_stopped, ensure_stream
+from steem_worker.connection import NatsRefused, close, connect_unless_stopped, ensure_stream
 from steem_worker.logs import setup_logging
 from steem_worker.shutdown import stop_event
 from steem_worker.status import StatusReporter
@@ -137,7 +137,10 @@ class Worker:
         setup_logging(self.name, level)
         if not self._handlers:
             raise RuntimeError(f"{self.name}: no handlers; register one with @worker.on(...)")
-        asyncio.run(self.serve(nats_settings, stream_settings))
+        try:
+            asyncio.run(self.serve(nats_settings, stream_settings))
+        except NatsRefused as err:
+            exit_config_error(self.name, ConfigError(str(err)))
         sys.exit(0)
 
     async def serve(

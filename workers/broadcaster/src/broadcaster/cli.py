@@ -6,6 +6,7 @@ import sys
 
 from ipc_config import ChainSettings, ConfigError, NatsSettings, StreamSettings
 from ipc_config.settings import exit_config_error, load_dotenv_file, log_level
+from steem_worker.connection import NatsRefused
 from steem_worker.logs import setup_logging
 
 from broadcaster.app import PROCESS, run
@@ -21,5 +22,8 @@ def main() -> None:
     except ConfigError as err:
         exit_config_error(PROCESS, err)
     setup_logging(PROCESS, level)
-    asyncio.run(run(chain, nats, stream))
+    try:
+        asyncio.run(run(chain, nats, stream))
+    except NatsRefused as err:
+        exit_config_error(PROCESS, ConfigError(str(err)))
     sys.exit(0)

@@ -1,0 +1,1 @@
+"""`steem-status`: what the running system is doing, read from NATS."""

@@ -1,0 +1,2 @@
+def main() -> None:
+    raise SystemExit("steem-status: not ready yet")
