@@ -249,3 +249,19 @@ def console_script_pids(root: int, script: str) -> list[int]:
         for pid, argv in descendants(root).items()
         if len(argv) >= 2 and Path(argv[1]).name == script and Path(argv[1]).parent == BIN
     ]
+
+
+def expected_messages(blocks: list[dict]) -> list[tuple[str, str]]:
+    """(subject, Nats-Msg-Id) of everything the stream must hold, in chain order."""
+    expected = []
+    for block in blocks:
+        for t, trx in enumerate(block["transactions"]):
+            for o, op in enumerate(trx["operations"]):
+                name = op["type"].removesuffix("_operation")
+                expected.append((f"steem.op.{name}", f"{block['block_id']}/{t}/{o}"))
+        expected.append(("steem.block", f"{block['block_id']}/block"))
+    return expected
+
+
+def stored(messages) -> list[tuple[str, str]]:
+    return [(m.subject, m.headers["Nats-Msg-Id"]) for m in messages]

@@ -6,29 +6,13 @@ import signal
 import pytest
 from replay_node.archive import load_archive, write_archive
 from replay_node.generate import generate_archive
-from support import BIN, FIXTURES, wait_until
+from support import BIN, FIXTURES, expected_messages, stored, wait_until
 
 REAL_BLOCKS = FIXTURES / "mainnet" / "steem-blocks"
 
 
 def broadcaster_env(nats_url: str, node_url: str, **extra: str) -> dict[str, str]:
     return {"NATS_URL": nats_url, "STEEM_NODES": node_url, "NODE_TIMEOUT": "5", **extra}
-
-
-def expected_messages(blocks: list[dict]) -> list[tuple[str, str]]:
-    """(subject, Nats-Msg-Id) of everything the stream must hold, in chain order."""
-    expected = []
-    for block in blocks:
-        for t, trx in enumerate(block["transactions"]):
-            for o, op in enumerate(trx["operations"]):
-                name = op["type"].removesuffix("_operation")
-                expected.append((f"steem.op.{name}", f"{block['block_id']}/{t}/{o}"))
-        expected.append(("steem.block", f"{block['block_id']}/block"))
-    return expected
-
-
-def stored(messages) -> list[tuple[str, str]]:
-    return [(m.subject, m.headers["Nats-Msg-Id"]) for m in messages]
 
 
 @pytest.mark.parametrize(

@@ -66,3 +66,10 @@ PROCESS_STATUS_PREFIX = "process."
 def process_status_key(instance: str) -> str:
     """Key of one process's report; the instance name made safe for a KV key."""
     return PROCESS_STATUS_PREFIX + re.sub(r"[^-_=a-zA-Z0-9.]", "_", instance)
+
+
+# Only one broadcaster publishes at a time: the one holding this lease (a key-value entry
+# it renews every LEASE_TTL / 3 seconds; a standby takes over once it expires).
+LEASE_BUCKET = "steem_lease"
+LEASE_KEY = "broadcaster"
+LEASE_TTL = 6.0

@@ -11,6 +11,7 @@ import logging
 import threading
 
 from ipc_config import BROADCASTER_STATUS_KEY, ChainSettings, NatsSettings, StreamSettings
+from nats.aio.client import Client
 from steem_worker.connection import close, connect_unless_stopped, ensure_stream
 from steem_worker.shutdown import stop_event
 from steem_worker.status import StatusReporter
@@ -18,6 +19,7 @@ from steem_worker.status import StatusReporter
 from broadcaster.blocks import Block
 from broadcaster.chain import ChainReader, NodeClient, Stopped, Tip
 from broadcaster.follow import FORK_MEMORY, Batch, Follower
+from broadcaster.lease import Lease, owner_name
 from broadcaster.progress import Progress
 from broadcaster.publisher import Checkpoint, Publisher
 from broadcaster.publisher import Stopped as PublishStopped
@@ -111,28 +113,41 @@ async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) 
     try:
         js = nc.jetstream()
         await ensure_stream(js, stream)
-        publisher = Publisher(nc, stop)
-        checkpoint = await publisher.checkpoint()
-        already_stored = await publisher.stored_since_checkpoint()
-        # In head mode a fork can replace the last blocks we published: remember their ids.
-        depth = FORK_MEMORY if chain.mode == "head" else 1
-        known_ids = await publisher.recent_block_ids(checkpoint, depth)
-        log.info(
-            "reading %s blocks from %s; publishing to NATS at %s",
-            chain.mode, chain.safe_nodes, nats.safe_urls,
-        )  # fmt: skip
-        reader = ChainThread(chain, checkpoint, known_ids)
-        reader.start()
-        reporter = StatusReporter(js, PROCESS)
-        reporter.start()
+        lease = Lease(js, owner_name(PROCESS))
+        if not await lease.acquire(stop):
+            return
         try:
-            await _publish_batches(reader, publisher, already_stored, chain.mode, stop, reporter)
+            await _broadcast(nc, chain, nats, stop, lease)
         finally:
-            reader.stop()
-            await reporter.stop()
+            await lease.release()
     finally:
         await close(nc)
     log.info("stopped")
+
+
+async def _broadcast(
+    nc: Client, chain: ChainSettings, nats: NatsSettings, stop: asyncio.Event, lease: Lease
+) -> None:
+    js = nc.jetstream()
+    publisher = Publisher(nc, stop)
+    checkpoint = await publisher.checkpoint()
+    already_stored = await publisher.stored_since_checkpoint()
+    # In head mode a fork can replace the last blocks we published: remember their ids.
+    depth = FORK_MEMORY if chain.mode == "head" else 1
+    known_ids = await publisher.recent_block_ids(checkpoint, depth)
+    log.info(
+        "reading %s blocks from %s; publishing to NATS at %s",
+        chain.mode, chain.safe_nodes, nats.safe_urls,
+    )  # fmt: skip
+    reader = ChainThread(chain, checkpoint, known_ids)
+    reader.start()
+    reporter = StatusReporter(js, PROCESS)
+    reporter.start()
+    try:
+        await _publish_batches(reader, publisher, already_stored, chain.mode, stop, reporter, lease)
+    finally:
+        reader.stop()
+        await reporter.stop()
 
 
 async def _publish_batches(
@@ -142,6 +157,7 @@ async def _publish_batches(
     mode: str,
     stop: asyncio.Event,
     reporter: StatusReporter,
+    lease: Lease,
 ) -> None:
     progress = Progress()
     stopping = asyncio.ensure_future(stop.wait())
@@ -156,12 +172,14 @@ async def _publish_batches(
             if isinstance(batch, BaseException):
                 raise batch
             target = target_of(batch.tip, mode)
+            await lease.hold()
             if batch.fork is not None:
                 try:
                     await publisher.publish_fork(batch.fork)
                 except PublishStopped:
                     return
             for block in batch.blocks:
+                await lease.hold()
                 try:
                     await publisher.publish(block, already_stored)
                 except PublishStopped:

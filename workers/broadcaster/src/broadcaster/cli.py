@@ -1,6 +1,7 @@
 """`broadcaster`: streams every Steem operation into NATS JetStream."""
 
 import asyncio
+import logging
 import os
 import sys
 
@@ -10,6 +11,7 @@ from steem_worker.connection import NatsRefused
 from steem_worker.logs import setup_logging
 
 from broadcaster.app import PROCESS, run
+from broadcaster.lease import LeaseLost
 
 
 def main() -> None:
@@ -26,4 +28,8 @@ def main() -> None:
         asyncio.run(run(chain, nats, stream))
     except NatsRefused as err:
         exit_config_error(PROCESS, ConfigError(str(err)))
+    except LeaseLost as err:
+        # Exit so that the restart loop starts us again, as the standby.
+        logging.getLogger(PROCESS).error("%s is broadcasting now; stepping down", err)
+        sys.exit(1)
     sys.exit(0)

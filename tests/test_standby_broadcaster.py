@@ -1,0 +1,67 @@
+"""Two broadcasters at once: one publishes, the other takes over when it dies."""
+
+import asyncio
+import json
+import os
+import signal
+
+import nats
+from replay_node.archive import load_archive
+from replay_node.generate import generate_archive
+from support import BIN, console_script_pids, expected_messages, stored, wait_until
+
+KILLS = 3
+
+
+async def lease_owner(url: str) -> str | None:
+    nc = await nats.connect(url, allow_reconnect=False)
+    try:
+        entry = await (await nc.jetstream().key_value("steem_lease")).get("broadcaster")
+        return json.loads(entry.value)["owner"]
+    except Exception:  # no bucket or no holder yet
+        return None
+    finally:
+        await nc.close()
+
+
+def test_a_standby_takes_over_from_a_killed_broadcaster_without_loss_or_duplicates(
+    tmp_path, nats_server, replay_node, procs, read_stream, last_block
+):
+    archive = tmp_path / "chain.jsonl"
+    summary = generate_archive(archive, count=700, start=5000, seed=3)
+    node = replay_node(archive, "--pace", "0.03", "--start-blocks", "50", "--irreversible-lag", "2")
+    loops = {}
+    for instance in ("broadcaster.1", "broadcaster.2"):
+        env = {
+            "NATS_URL": nats_server.url,
+            "STEEM_NODES": node.url,
+            "START_BLOCK": "5000",
+            "HONCHO_PROCESS_NAME": instance,
+            # Slower to restart than the lease takes to expire, so the standby takes over.
+            "RESTART_DELAY": "9",
+        }
+        loops[instance] = procs(
+            [BIN / "restart-loop", "--name", instance, "--", "broadcaster"], env=env
+        )
+
+    owners = []
+    for _ in range(KILLS):
+        owner = wait_until(
+            lambda: (o := asyncio.run(lease_owner(nats_server.url))) and o not in owners[-1:] and o,
+            30,
+            "a new lease holder",
+        )
+        owners.append(owner)
+        at = last_block(nats_server.url) or 0
+        wait_until(
+            lambda at=at: (last_block(nats_server.url) or 0) >= at + 30, 30, "30 more blocks"
+        )
+        active = loops[owner.split("@")[0]]
+        (pid,) = console_script_pids(active.popen.pid, "broadcaster")
+        os.kill(pid, signal.SIGKILL)
+
+    wait_until(lambda: last_block(nats_server.url) == summary["last"], 90, "the last block")
+    assert len(set(owners)) == 2, f"the lease went back and forth between both: {owners}"
+    assert stored(read_stream(nats_server.url)) == expected_messages(load_archive(archive))
+    logs = "\n".join(loop.stderr.text() for loop in loops.values())
+    assert "standby:" in logs and "is broadcasting; waiting to take over" in logs
