@@ -193,3 +193,25 @@ def test_worker_names_must_be_one_subject_token():
     worker.on("vote")(lambda op, meta: None)
     with pytest.raises(ValueError, match="two handlers"):
         worker.on("vote")(lambda op, meta: None)
+
+
+def test_a_filter_acks_what_it_rejects_without_calling_the_handler(nats_server):
+    async def scenario():
+        await publish(
+            nats_server.url,
+            [("steem.op.comment", json.dumps({"n": n}).encode(), headers(1, n)) for n in range(6)],
+        )
+        worker, seen, done = make_worker()
+
+        @worker.on("comment", when=lambda op: op["n"] % 2 == 1)
+        async def odd(op, meta):
+            seen.append(op["n"])
+            if op["n"] == 5:
+                done.set()
+
+        await run_until(worker, nats_server.url, done)
+        return seen, await consumer_state(nats_server.url, "tester")
+
+    seen, info = asyncio.run(scenario())
+    assert seen == [1, 3, 5]
+    assert info.num_ack_pending == 0 and info.num_pending == 0 and info.num_redelivered == 0

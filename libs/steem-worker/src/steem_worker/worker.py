@@ -90,6 +90,13 @@ class OpMeta:
 
 
 Handler = Callable[[dict[str, Any], OpMeta], Awaitable[None]]
+Filter = Callable[[dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class _Route:
+    handler: Handler
+    when: Filter | None
 
 
 class Worker:
@@ -111,16 +118,22 @@ class Worker:
         self.max_deliver = max_deliver
         self.retry_delay = retry_delay
         self.ack_wait = ack_wait
-        self._handlers: dict[str, Handler] = {}
+        self._handlers: dict[str, _Route] = {}
 
-    def on(self, op_type: str) -> Callable[[Handler], Handler]:
-        """Register the handler of one operation type (`comment`, `vote`, `transfer`...)."""
+    def on(self, op_type: str, *, when: Filter | None = None) -> Callable[[Handler], Handler]:
+        """Register the handler of one operation type (`comment`, `vote`, `transfer`...).
+
+        `when`, if given, picks the operations the handler acts on; the others are
+        acknowledged without calling it. Only a handled message waits for the server to
+        confirm its ack before the next one is handled (that confirmation is what bounds
+        a crash to one repeated action), so a filter makes a busy worker much faster.
+        """
         subject = op_subject(op_type)
 
         def register(handler: Handler) -> Handler:
             if subject in self._handlers:
                 raise ValueError(f"{self.name}: two handlers for {op_type!r}")
-            self._handlers[subject] = handler
+            self._handlers[subject] = _Route(handler, when)
             return handler
 
         return register
@@ -218,9 +231,12 @@ class Worker:
             log.error("malformed message on %s: %s; dropped", where, err)
             await msg.term()
             return
-        handler = self._handlers[msg.subject]
+        route = self._handlers[msg.subject]
         try:
-            await handler(op, meta)
+            if route.when is not None and not route.when(op):
+                await msg.ack()  # nothing was done: no need to wait for the server
+                return
+            await route.handler(op, meta)
         except _DATA_ERRORS as err:
             log.error("cannot handle %s: %s: %s; dropped", where, type(err).__name__, err)
             await msg.term()

@@ -9,10 +9,9 @@ from bot.posts import is_new_post, post_url
 worker = Worker("bot")
 
 
-@worker.on("comment")
+@worker.on("comment", when=is_new_post)
 async def print_new_post(op: dict[str, Any], meta: OpMeta) -> None:
-    if is_new_post(op):
-        print(post_url(op), flush=True)
+    print(post_url(op), flush=True)
 
 
 def main() -> None:

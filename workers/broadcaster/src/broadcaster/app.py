@@ -171,24 +171,15 @@ async def _publish_batches(
             batch = getting.result()
             if isinstance(batch, BaseException):
                 raise batch
-            target = target_of(batch.tip, mode)
             await lease.hold()
-            if batch.fork is not None:
-                try:
-                    await publisher.publish_fork(batch.fork)
-                except PublishStopped:
-                    return
+            try:
+                await publisher.publish(batch, already_stored)
+            except PublishStopped:
+                return
+            already_stored = set()
+            target = target_of(batch.tip, mode)
             for block in batch.blocks:
-                await lease.hold()
-                try:
-                    await publisher.publish(block, already_stored)
-                except PublishStopped:
-                    return
-                already_stored = set()
                 progress.block_done(block.num, len(block.operations), target)
-                reporter.also_write(BROADCASTER_STATUS_KEY, position(block, batch.tip, mode))
-                if stop.is_set():
-                    log.info("stopping after block %d", block.num)
-                    return
+            reporter.also_write(BROADCASTER_STATUS_KEY, position(batch.blocks[-1], batch.tip, mode))
     finally:
         stopping.cancel()

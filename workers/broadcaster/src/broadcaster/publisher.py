@@ -1,17 +1,21 @@
-"""Publishing blocks into the STEEM stream, exactly once.
+"""Publishing blocks into the STEEM stream, exactly once and in order.
 
 Each operation goes to `steem.op.<type>` with a Nats-Msg-Id made of the block id and its
-position; then `steem.block` closes the block. That message is the checkpoint: it is sent
-only after the server has acknowledged every operation of the block, so the stream never
-holds a `steem.block` whose operations are missing. On a restart we carry on after the
-last `steem.block`, and skip the operations of the half-published block that the stream
-already holds (the duplicate window would catch them too, but only for its length).
+position; then `steem.block` closes the block: it is the checkpoint.
+
+A batch of blocks is sent in one go, without waiting for acks in between: every message
+carries `Nats-Expected-Last-Sequence`, so the server stores a message only if everything
+we sent before it is stored. Whatever fails (a timeout, a leader election, a full disk),
+the stream holds a prefix of what we sent, never a `steem.block` whose operations are
+missing. After a failure we look at what the stream holds past our last acknowledged
+message and send the rest again. On a restart we carry on after the last `steem.block`,
+skipping the operations of the half-published block that the stream already holds (the
+duplicate window would catch them too, but only for its length).
 """
 
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +38,21 @@ from ipc_config import (
 from nats.aio.client import Client
 
 from broadcaster.blocks import Block, Operation
-from broadcaster.follow import Fork
+from broadcaster.follow import Batch, Fork
 
 log = logging.getLogger(__name__)
 
 HEADER_PROBLEM = "Steem-Problem"
-ACK_TIMEOUT = 3.0  # seconds to wait for the server's acks of one block
+ACK_TIMEOUT = 5.0  # seconds to wait for the server's acks of one batch
+HEADER_EXPECTED_LAST_SEQ = "Nats-Expected-Last-Sequence"
 RETRY_DELAY_MAX = 5.0
-PUBLISH_ERRORS = (nats.errors.Error, asyncio.TimeoutError, OSError)
+
+
+class OutOfStep(Exception):
+    """The stream did not end where we expected after a batch: look again."""
+
+
+PUBLISH_ERRORS = (nats.errors.Error, asyncio.TimeoutError, OSError, OutOfStep)
 HEADERS_ROOM = 4096  # bytes kept for headers under the server's max_payload
 RECENT_SCAN_PER_BLOCK = 100  # stream messages looked through per block id remembered
 
@@ -61,6 +72,16 @@ class Checkpoint:
 
 def _block_ref(ref: tuple[int, str]) -> dict[str, Any]:
     return {"block_num": ref[0], "block_id": ref[1]}
+
+
+def fork_message(fork: Fork) -> tuple[str, bytes, dict[str, str]]:
+    body = {
+        "fork_point": _block_ref(fork.fork_point),
+        "abandoned": [_block_ref(ref) for ref in fork.abandoned],
+        "new_branch": [_block_ref(ref) for ref in fork.new_branch],
+    }
+    first_new = fork.new_branch[0][1] if fork.new_branch else fork.fork_point[1]
+    return FORK_SUBJECT, encode(body), {HEADER_MSG_ID: f"fork/{first_new}"}
 
 
 def encode(value: Any) -> bytes:
@@ -114,6 +135,7 @@ class Publisher:
         self._nc = nc
         self._js = nc.jetstream()
         self._stop = stop
+        self._last_seq: int | None = None  # of the last message we know the stream holds
         self.duplicates = 0  # messages the stream already had (dropped by its dedupe)
 
     async def checkpoint(self) -> Checkpoint | None:
@@ -130,11 +152,13 @@ class Publisher:
         if state.messages == 0:
             return set()
         checkpoint = await self.checkpoint()
-        first = max(checkpoint.seq + 1 if checkpoint else state.first_seq, state.first_seq)
+        return await self._ids_after(checkpoint.seq if checkpoint else 0, state.last_seq)
+
+    async def _ids_after(self, seq: int, last_seq: int) -> set[str]:
         ids = set()
-        for seq in range(first, state.last_seq + 1):
+        for number in range(seq + 1, last_seq + 1):
             try:
-                msg = await self._js.get_msg(STREAM_NAME, seq)
+                msg = await self._js.get_msg(STREAM_NAME, number)
             except nats.js.errors.NotFoundError:
                 continue  # deleted or expired
             ids.add((msg.headers or {}).get(HEADER_MSG_ID, ""))
@@ -159,45 +183,43 @@ class Publisher:
             seq = msg.seq + 1
         return dict(sorted(ids.items())[-depth:])
 
-    async def publish(self, block: Block, already_stored: set[str] | None = None) -> None:
-        """Store the block's operations and then its `steem.block`; retry until done."""
+    def messages(self, batch: Batch) -> list[tuple[str, bytes, dict[str, str]]]:
+        """Everything a batch publishes, in order: the fork notice, then each block."""
+        out = [fork_message(batch.fork)] if batch.fork is not None else []
+        for block in batch.blocks:
+            for op in block.operations:
+                message = op_message(block, op, self._nc.max_payload)
+                if message[0] == INVALID_SUBJECT:
+                    log.warning(
+                        "block %d: operation %d/%d published on %s: %s",
+                        block.num, op.trx_index, op.op_index, INVALID_SUBJECT,
+                        message[2][HEADER_PROBLEM],
+                    )  # fmt: skip
+                out.append(message)
+            out.append(block_message(block))
+        return out
 
-        async def attempt(retry: int) -> None:
-            stored = await self.stored_since_checkpoint() if retry else (already_stored or set())
-            await self._publish_once(block, stored)
-
-        await self._until_done(f"block {block.num}", attempt)
-
-    async def publish_fork(self, fork: Fork) -> None:
-        """Tell consumers which blocks the chain dropped, before the blocks replacing them."""
-        body = {
-            "fork_point": _block_ref(fork.fork_point),
-            "abandoned": [_block_ref(ref) for ref in fork.abandoned],
-            "new_branch": [_block_ref(ref) for ref in fork.new_branch],
-        }
-        first_new = fork.new_branch[0][1] if fork.new_branch else fork.fork_point[1]
-        headers = {HEADER_MSG_ID: f"fork/{first_new}"}
-
-        async def attempt(retry: int) -> None:
-            await self._js.publish(FORK_SUBJECT, encode(body), headers=headers, timeout=ACK_TIMEOUT)
-
-        await self._until_done(f"fork at block {fork.fork_point[0]}", attempt)
-
-    async def _until_done(self, what: str, attempt: Callable[[int], Awaitable[None]]) -> None:
-        """Run `attempt` until the server has stored it; give up only on shutdown."""
+    async def publish(self, batch: Batch, already_stored: set[str] | None = None) -> None:
+        """Store the batch's messages in order; retry what is missing until all are stored."""
+        pending = [
+            m for m in self.messages(batch) if m[2][HEADER_MSG_ID] not in (already_stored or ())
+        ]
         retry = 0
-        while True:
+        while pending:
             try:
-                await attempt(retry)
-                if retry:
-                    log.info("%s stored after %d retries", what, retry)
-                return
+                if retry or self._last_seq is None:
+                    pending = await self._drop_stored(pending)
+                pending, error = await self._send(pending)
+                if error is not None:
+                    raise error
+                if not pending and retry:
+                    log.info("%s stored after %d retries", _describe(batch), retry)
             except PUBLISH_ERRORS as err:
                 retry += 1
                 delay = min(0.25 * 2**retry, RETRY_DELAY_MAX)
                 log.warning(
                     "%s not stored yet (%s); retry %d in %.1f s",
-                    what, type(err).__name__, retry, delay,
+                    _describe(batch), type(err).__name__, retry, delay,
                 )  # fmt: skip
                 try:
                     await asyncio.wait_for(self._stop.wait(), delay)
@@ -205,26 +227,42 @@ class Publisher:
                     continue
                 raise Stopped from err
 
-    async def _publish_once(self, block: Block, already_stored: set[str]) -> None:
-        acks = []
+    async def _drop_stored(self, pending: list) -> list:
+        """Catch up with the stream: drop what it holds past the last seq we know of."""
+        last_seq = (await self._js.stream_info(STREAM_NAME)).state.last_seq
+        if self._last_seq is not None and last_seq > self._last_seq:
+            stored = await self._ids_after(self._last_seq, last_seq)
+            pending = [m for m in pending if m[2][HEADER_MSG_ID] not in stored]
+        self._last_seq = last_seq
+        return pending
+
+    async def _send(self, pending: list) -> tuple[list, BaseException | None]:
+        """Send all, each expecting the one before it in the stream, and ack the last.
+
+        Only the last message asks for an ack: since every message is stored only after
+        its predecessor, the last one's ack vouches for all of them, and a failure
+        anywhere makes the last one fail too. Returns what may not be stored yet and
+        why (None once all are stored).
+        """
+        last = len(pending) - 1
         try:
-            for op in block.operations:
-                subject, payload, headers = op_message(block, op, self._nc.max_payload)
-                if headers[HEADER_MSG_ID] in already_stored:
-                    continue
-                if subject == INVALID_SUBJECT:
-                    log.warning(
-                        "block %d: operation %d/%d published on %s: %s",
-                        block.num, op.trx_index, op.op_index, INVALID_SUBJECT,
-                        headers[HEADER_PROBLEM],
-                    )  # fmt: skip
-                acks.append(await self._js.publish_async(subject, payload, headers=headers))
-            if acks:
-                results = await asyncio.wait_for(asyncio.gather(*acks), ACK_TIMEOUT)
-                self.duplicates += sum(1 for ack in results if ack.duplicate)
-            subject, payload, headers = block_message(block)
-            ack = await self._js.publish(subject, payload, headers=headers, timeout=ACK_TIMEOUT)
+            for index, (subject, payload, headers) in enumerate(pending):
+                headers = {**headers, HEADER_EXPECTED_LAST_SEQ: str(self._last_seq + index)}
+                if index < last:
+                    await self._nc.publish(subject, payload, headers=headers)
+                else:
+                    ack = await self._js.publish(
+                        subject, payload, headers=headers, timeout=ACK_TIMEOUT
+                    )
+        except PUBLISH_ERRORS as err:
+            return pending, err
+        if ack.duplicate or ack.seq != self._last_seq + len(pending):
             self.duplicates += bool(ack.duplicate)
-        finally:
-            for pending in acks:
-                pending.cancel()  # no-op when done; frees the slot of an unanswered one
+            return pending, OutOfStep(f"stream at seq {ack.seq}, duplicate={ack.duplicate}")
+        self._last_seq = ack.seq
+        return [], None
+
+
+def _describe(batch: Batch) -> str:
+    first, last = batch.blocks[0].num, batch.blocks[-1].num
+    return f"block {first}" if first == last else f"blocks {first}..{last}"
