@@ -1,0 +1,436 @@
+"""Turning docs/bench/results.json into the printed tables, the goal verdicts and the chart.
+
+uv run python bench/report.py     # print the tables and redraw the chart from the JSON
+"""
+
+import textwrap
+
+from common import DOCS, load_results
+
+CHART = DOCS / "chart.png"
+
+# The goals of issue 4.
+LOOPBACK_SHARE = 0.5  # pipeline >= half of the slowest baseline
+LATENCY_FACTOR = 25.0  # pipeline >= 25x beem's default stream, 50 ms per request
+LIVE_P50, LIVE_P99, LIVE_MIN_BLOCKS = 0.5, 1.5, 100
+RSS_LIMITS_MB = {"broadcaster": 200.0, "bot": 100.0}
+MEMORY_OPS = 100_000
+FLAT_TIME = 1.25  # slowest steady time per op <= 1.25x the fastest, over the sizes
+FLAT_RSS = (1.2, 10.0)  # peak RSS at the largest size <= max(1.2x, +10 MB) the smallest
+
+
+def fmt(value, digits: int = 0, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells) -> str:
+        first, *rest = cells
+        return "  ".join(
+            [str(first).ljust(widths[0])]
+            + [str(c).rjust(w) for c, w in zip(rest, widths[1:], strict=True)]
+        )
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+# --- catch-up ------------------------------------------------------------------------------
+
+
+def slowest_baseline(loopback: dict) -> dict:
+    stages = [loopback["beem_fastest"], loopback["nats_publish"], loopback["nats_consume"]]
+    return min(stages, key=lambda m: m["blocks_per_s"])
+
+
+def _ratio(pipeline: dict, stage: dict) -> str:
+    if not pipeline.get("blocks_per_s"):
+        return "-"
+    return f"{pipeline['blocks_per_s'] / stage['blocks_per_s']:.2f}x"
+
+
+def _stage_row(label: str, m: dict, pipeline: dict) -> list[str]:
+    return [
+        label,
+        fmt(m["blocks"]),
+        fmt(m["ops"]),
+        fmt(m["seconds"], 2),
+        fmt(m["blocks_per_s"]),
+        fmt(m["ops_per_s"]),
+        _ratio(pipeline, m),
+    ]
+
+
+def _pipeline_rows(pipeline: dict) -> list[list[str]]:
+    if pipeline.get("error"):
+        return [["pipeline FAILED: " + pipeline["error"].splitlines()[0][:90]] + ["-"] * 6]
+    t = pipeline["timeline_s"]
+    published = {
+        "blocks": pipeline["blocks"],
+        "ops": pipeline["ops"],
+        "seconds": t["published"],
+        "blocks_per_s": pipeline["blocks"] / t["published"],
+        "ops_per_s": pipeline["ops"] / t["published"],
+    }
+    return [
+        _stage_row("pipeline: broadcaster (last block in stream)", published, pipeline),
+        _stage_row("pipeline: end to end (bot acked last comment)", pipeline, pipeline),
+    ]
+
+
+HEADERS = ["stage", "blocks", "ops/msgs", "s", "blocks/s", "ops/s", "pipeline/stage"]
+
+
+def loopback_table(loopback: dict) -> str:
+    p = loopback["pipeline"]
+    fastest = loopback["beem_fastest"]["name"]
+    rows = [
+        _stage_row(("(a) " if m["name"] == fastest else "    ") + m["name"], m, p)
+        for m in loopback["beem_tries"]
+    ]
+    rows.append(_stage_row("    " + loopback["beem_default"]["name"], loopback["beem_default"], p))
+    fastest = loopback["nats_publish"]["name"]
+    rows += [
+        _stage_row(("(b) " if m["name"] == fastest else "    ") + m["name"], m, p)
+        for m in loopback.get("nats_publish_tries", [loopback["nats_publish"]])
+    ]
+    rows.append(_stage_row("(c) " + loopback["nats_consume"]["name"], loopback["nats_consume"], p))
+    rows += _pipeline_rows(p)
+    return table(HEADERS, rows)
+
+
+def latency_table(latency: dict) -> str:
+    p = latency["pipeline"]
+    rows = [
+        _stage_row(latency["beem_default"]["name"], latency["beem_default"], p),
+        _stage_row(latency["beem_batched"]["name"], latency["beem_batched"], p),
+        *_pipeline_rows(p),
+    ]
+    return table(HEADERS, rows)
+
+
+def pipeline_details(runs: list[dict]) -> str:
+    headers = [
+        "pipeline run", "blocks", "ops", "start-up s", "published s", "acked s",
+        "us/op", "us/op steady", "RSS brd MB", "RSS bot MB",
+        "CPU brd s", "CPU bot s", "CPU nats s", "CPU node s", "CPU ms/block", "output",
+    ]  # fmt: skip
+    rows = []
+    for r in runs:
+        if r.get("error"):
+            rows.append([r["label"], fmt(r["blocks"]), fmt(r["ops"])] + ["-"] * 12 + ["FAILED"])
+            continue
+        t, rss, cpu = r["timeline_s"], r["peak_rss_mb"], r["cpu_s"]
+        rows.append([
+            r["label"], fmt(r["blocks"]), fmt(r["ops"]),
+            fmt(t["first_block"], 2), fmt(t["published"], 2), fmt(t["acked"], 2),
+            fmt(r["us_per_op"], 1), fmt(r["steady_us_per_op"], 1),
+            fmt(rss.get("broadcaster"), 1), fmt(rss.get("bot"), 1),
+            fmt(cpu.get("broadcaster"), 1), fmt(cpu.get("bot"), 1),
+            fmt(cpu.get("nats-server"), 1), fmt(cpu.get("replay-node"), 1),
+            fmt(1000 * sum(cpu.values()) / r["blocks"], 2),
+            "ok" if r["output_ok"] else "WRONG",
+        ])  # fmt: skip
+    return table(headers, rows)
+
+
+# --- live latency ----------------------------------------------------------------------------
+
+
+def live_table(live: dict) -> str:
+    headers = ["mode", "blocks", "posts", "p50 s", "p90 s", "p99 s", "max s"]
+    rows = []
+    for mode, m in live["modes"].items():
+        rows.append([
+            mode, fmt(m["blocks"]), fmt(m["posts"]), fmt(m["p50"], 3), fmt(m["p90"], 3),
+            fmt(m["p99"], 3), fmt(m["max"], 3),
+        ])  # fmt: skip
+    return table(headers, rows)
+
+
+# --- goals ------------------------------------------------------------------------------------
+
+
+def goals(results: dict) -> list[tuple[str, str, str, bool | None]]:
+    """(goal, measured, target, held) for each goal that the results can judge."""
+    found = []
+    catchup = results.get("catchup")
+    if catchup:
+        found += _throughput_goals(catchup)
+        found += _memory_goals(catchup)
+        found += _scaling_goals(catchup)
+    live = results.get("live_latency")
+    if live:
+        found += _live_goals(live)
+    return found
+
+
+def _throughput_goals(catchup: dict) -> list:
+    out = []
+    loop = catchup["loopback"]
+    slowest = slowest_baseline(loop)
+    bps = loop["pipeline"].get("blocks_per_s")
+    target = LOOPBACK_SHARE * slowest["blocks_per_s"]
+    out.append((
+        "catch-up over loopback >= 0.5x slowest baseline",
+        f"{fmt(bps)} blocks/s",
+        f">= {fmt(target)} blocks/s (0.5x {slowest['name']})",
+        bps is not None and bps >= target,
+    ))  # fmt: skip
+    lat = catchup["latency"]
+    bps = lat["pipeline"].get("blocks_per_s")
+    target = LATENCY_FACTOR * lat["beem_default"]["blocks_per_s"]
+    out.append((
+        f"catch-up at {lat['latency_s'] * 1000:.0f} ms/request >= 25x beem default",
+        f"{fmt(bps)} blocks/s",
+        f">= {fmt(target)} blocks/s",
+        bps is not None and bps >= target,
+    ))  # fmt: skip
+    return out
+
+
+def _memory_goals(catchup: dict) -> list:
+    run = catchup["loopback"]["pipeline"]
+    out = []
+    for process, limit in RSS_LIMITS_MB.items():
+        peak = run.get("peak_rss_mb", {}).get(process)
+        out.append((
+            f"peak RSS of the {process}, {fmt(run['ops'])}-op catch-up",
+            fmt(peak, 1, " MB"),
+            f"<= {limit:.0f} MB" + ("" if run["ops"] >= MEMORY_OPS else " (archive < 100k ops!)"),
+            peak is not None and peak <= limit,
+        ))  # fmt: skip
+    return out
+
+
+def _scaling_goals(catchup: dict) -> list:
+    runs = [r for r in sorted(catchup["scaling"], key=lambda r: r["blocks"]) if not r.get("error")]
+    if len(runs) < 2:
+        return []
+    small, large = runs[0], runs[-1]
+    steady = [r["steady_us_per_op"] for r in runs]
+    sizes = "/".join(f"{r['blocks']:,}" for r in runs)
+    out = [(
+        f"time per op flat over {sizes} blocks",
+        " / ".join(fmt(s, 1) for s in steady) + " us/op after start-up",
+        f"max <= {FLAT_TIME}x min",
+        max(steady) <= FLAT_TIME * min(steady),
+    )]  # fmt: skip
+    share, slack = FLAT_RSS
+    for process in RSS_LIMITS_MB:
+        a, b = small["peak_rss_mb"][process], large["peak_rss_mb"][process]
+        out.append((
+            f"peak RSS of the {process} flat, {small['blocks']:,} -> {large['blocks']:,} blocks",
+            f"{fmt(a, 1)} -> {fmt(b, 1)} MB",
+            f"<= max({share}x, +{slack:.0f} MB)",
+            b <= max(share * a, a + slack),
+        ))  # fmt: skip
+    return out
+
+
+def _live_goals(live: dict) -> list:
+    out = []
+    for mode, m in live["modes"].items():
+        enough = m["blocks"] >= LIVE_MIN_BLOCKS and live["pace_s"] == 3.0
+        note = "" if enough else f" (only {m['blocks']} blocks at pace {live['pace_s']} s)"
+        out.append((
+            f"live latency, {mode} mode",
+            f"p50 {fmt(m['p50'], 3)} s, p99 {fmt(m['p99'], 3)} s",
+            f"p50 <= {LIVE_P50} s, p99 <= {LIVE_P99} s over >= {LIVE_MIN_BLOCKS} blocks{note}",
+            m["p50"] is not None and m["p50"] <= LIVE_P50 and m["p99"] <= LIVE_P99 and enough,
+        ))  # fmt: skip
+    return out
+
+
+def goals_table(results: dict) -> str:
+    rows = [
+        [g, measured, target, "PASS" if ok else "FAIL"]
+        for g, measured, target, ok in goals(results)
+    ]
+    return table(["goal", "measured", "target", ""], rows)
+
+
+def print_report(results: dict) -> None:
+    catchup = results.get("catchup")
+    if catchup:
+        loop, lat = catchup["loopback"], catchup["latency"]
+        print(_code_line(catchup))
+        print(f"\nCatch-up over loopback: {_archive_line(loop['pipeline'])}")
+        print(loopback_table(loop))
+        print(f"\nCatch-up with {lat['latency_s'] * 1000:.0f} ms added to every request")
+        print(latency_table(lat))
+        print(
+            "\nPipeline runs (seconds from the broadcaster's launch; CPU seconds during the run; "
+            "CPU ms/block: all four processes)"
+        )
+        print(pipeline_details([*catchup["scaling"], lat["pipeline"]]))
+    live = results.get("live_latency")
+    if live:
+        print(
+            f"\nLive latency (bench/latency.py, {live['finished']}): block visible at the node "
+            f"-> bot printed its posts, pace {live['pace_s']} s"
+        )
+        print(live_table(live))
+    print("\nGoals")
+    print(goals_table(results))
+
+
+def _code_line(catchup: dict) -> str:
+    code, m = catchup.get("code", {}), catchup.get("machine", {})
+    changed = ", ".join(code.get("uncommitted", [])) or "none"
+    line = (
+        f"\nCatch-up run of {catchup['started']} ({catchup.get('seconds', '?')} s), "
+        f"{m.get('cpus')} CPUs, load {m.get('load_avg_at_start')}; code: commit "
+        f"{code.get('commit')}, uncommitted changes: {changed}"
+    )
+    if code.get("pythonpath"):
+        line += f"\nPYTHONPATH={code['pythonpath']}"
+    return line
+
+
+def _archive_line(run: dict) -> str:
+    return f"{run['blocks']:,} blocks, {run['ops']:,} operations, {run['posts']:,} new posts"
+
+
+# --- chart -------------------------------------------------------------------------------------
+
+
+def draw_chart(results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(15, 10))
+    catchup, live = results.get("catchup"), results.get("live_latency")
+    if catchup:
+        _throughput_panel(axes[0][0], catchup["loopback"], "Catch-up over loopback")
+        _latency_bars_panel(axes[0][1], catchup["latency"])
+        _scaling_panel(axes[1][1], catchup["scaling"])
+    if live:
+        _live_panel(axes[1][0], live)
+    for ax in fig.axes:
+        if not ax.has_data():
+            ax.text(0.5, 0.5, "not measured yet", ha="center", va="center")
+    fig.suptitle("steem-bot catch-up and live latency (issue 4)")
+    fig.tight_layout()
+    DOCS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(CHART, dpi=100)
+    plt.close(fig)
+
+
+def _bars(ax, labels: list[str], values: list[float], colors: list[str]) -> None:
+    bars = ax.barh([textwrap.fill(label, 26) for label in labels], values, color=colors)
+    ax.bar_label(bars, labels=[fmt(v) for v in values], padding=3)
+    ax.invert_yaxis()
+    ax.set_xlabel("archive blocks per second")
+
+
+def _throughput_panel(ax, loop: dict, title: str) -> None:
+    stages = [
+        loop["beem_fastest"],
+        loop["beem_default"],
+        loop["nats_publish"],
+        loop["nats_consume"],
+    ]
+    labels = [
+        "(a) " + loop["beem_fastest"]["name"],
+        loop["beem_default"]["name"],
+        "(b) " + loop["nats_publish"]["name"],
+        "(c) " + loop["nats_consume"]["name"],
+    ]
+    values = [m["blocks_per_s"] for m in stages]
+    colors = ["tab:blue", "lightsteelblue", "tab:green", "tab:olive"]
+    pipeline = loop["pipeline"]
+    if pipeline.get("blocks_per_s"):
+        labels += ["pipeline: broadcaster", "pipeline: end to end"]
+        values += [
+            pipeline["blocks"] / pipeline["timeline_s"]["published"],
+            pipeline["blocks_per_s"],
+        ]
+        colors += ["tab:orange", "tab:red"]
+    _bars(ax, labels, values, colors)
+    goal = LOOPBACK_SHARE * slowest_baseline(loop)["blocks_per_s"]
+    ax.axvline(goal, color="k", linestyle="--", label=f"goal: 0.5x slowest baseline ({goal:,.0f})")
+    ax.legend(loc="lower right")
+    ax.set_title(f"{title}, {pipeline['blocks']:,} blocks")
+
+
+def _latency_bars_panel(ax, lat: dict) -> None:
+    labels = [lat["beem_default"]["name"], lat["beem_batched"]["name"]]
+    values = [lat["beem_default"]["blocks_per_s"], lat["beem_batched"]["blocks_per_s"]]
+    colors = ["lightsteelblue", "tab:blue"]
+    pipeline = lat["pipeline"]
+    if pipeline.get("blocks_per_s"):
+        labels += ["pipeline: broadcaster", "pipeline: end to end"]
+        values += [
+            pipeline["blocks"] / pipeline["timeline_s"]["published"],
+            pipeline["blocks_per_s"],
+        ]
+        colors += ["tab:orange", "tab:red"]
+    _bars(ax, labels, values, colors)
+    goal = LATENCY_FACTOR * lat["beem_default"]["blocks_per_s"]
+    ax.axvline(goal, color="k", linestyle="--", label=f"goal: 25x beem default ({goal:,.0f})")
+    ax.legend(loc="lower right")
+    ax.set_title(f"Catch-up with {lat['latency_s'] * 1000:.0f} ms added to every request")
+
+
+def _scaling_panel(ax, runs: list[dict]) -> None:
+    runs = sorted((r for r in runs if not r.get("error")), key=lambda r: r["blocks"])
+    if not runs:
+        return
+    blocks = [r["blocks"] for r in runs]
+    ax.plot(blocks, [r["us_per_op"] for r in runs], "o-", label="us/op, end to end")
+    ax.plot(blocks, [r["steady_us_per_op"] for r in runs], "o--", label="us/op, after start-up")
+    ax.set_xlabel("archive blocks")
+    ax.set_ylabel("microseconds per operation")
+    ax.set_ylim(bottom=0)
+    rss = ax.twinx()
+    for process, style in (("broadcaster", "s:"), ("bot", "^:")):
+        rss.plot(
+            blocks,
+            [r["peak_rss_mb"][process] for r in runs],
+            style,
+            color="gray",
+            label=f"peak RSS {process}",
+        )
+    rss.set_ylabel("peak RSS, MB")
+    rss.set_ylim(bottom=0)
+    lines = ax.get_legend_handles_labels()
+    more = rss.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="lower right")
+    ax.set_title("Scaling: time per operation and peak memory")
+
+
+def _live_panel(ax, live: dict) -> None:
+    for mode, m in live["modes"].items():
+        values = sorted(m["latencies_s"])
+        if values:
+            shares = [(i + 1) / len(values) for i in range(len(values))]
+            ax.step(
+                values,
+                shares,
+                where="post",
+                label=f"{mode}: p50 {m['p50']:.2f} s, p99 {m['p99']:.2f} s",
+            )
+    ax.axvline(LIVE_P50, color="k", linestyle="--", label=f"goal p50 <= {LIVE_P50} s")
+    ax.axvline(LIVE_P99, color="k", linestyle=":", label=f"goal p99 <= {LIVE_P99} s")
+    ax.set_xlabel("seconds from block visible at the node to its posts printed")
+    ax.set_ylabel("share of blocks")
+    ax.legend(loc="best", fontsize="small")
+    ax.set_title(f"Live latency CDF, a block every {live['pace_s']:g} s")
+
+
+def main() -> None:
+    results = load_results()
+    print_report(results)
+    draw_chart(results)
+    print(f"\nchart: {CHART}")
+
+
+if __name__ == "__main__":
+    main()
