@@ -86,7 +86,7 @@ def test_procfile_prints_every_new_post_once_through_crashes(tmp_path, procs, re
     assert (
         len(restarted) == 2 and killed_bot not in restarted and killed_broadcaster not in restarted
     )
-    stop_honcho(honcho, ["nats", "broadcaster", "bot"])
+    stop_honcho(honcho, ["nats", "broadcaster", "bot", "transfers"])
 
     printed = printed_urls(honcho)
     assert set(printed) == set(posts), "printed a URL that is not a new post (a reply or an edit?)"
@@ -116,4 +116,4 @@ def test_offline_procfile_replays_the_bundled_sample(tmp_path, procs):
     wait_until(lambda: len(printed_urls(honcho)) >= len(early_posts), 60, "the early posts")
     printed = printed_urls(honcho)
     assert printed == expected_posts(blocks)[: len(printed)]  # in chain order, none missing
-    stop_honcho(honcho, ["nats", "replay", "broadcaster", "bot"])
+    stop_honcho(honcho, ["nats", "replay", "broadcaster", "bot", "transfers"])

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import ssl
 import time
+from typing import Any
 
 import nats
 from ipc_config import NatsSettings, StreamSettings, stream_config
@@ -72,11 +73,15 @@ class _ConnectionLog:
         log.info("reconnected to NATS at %s", self._where)
 
 
-def _tls_context(settings: NatsSettings) -> ssl.SSLContext | None:
-    if not settings.uses_tls:
-        return None
-    cafile = str(settings.tls_ca_file) if settings.tls_ca_file else None
-    return ssl.create_default_context(cafile=cafile)
+def connect_options(settings: NatsSettings) -> dict[str, Any]:
+    """NATS_CREDS and TLS as options of `nats.connect`."""
+    options: dict[str, Any] = {}
+    if settings.creds_file is not None:
+        options["user_credentials"] = str(settings.creds_file)
+    if settings.uses_tls:
+        cafile = str(settings.tls_ca_file) if settings.tls_ca_file else None
+        options["tls"] = ssl.create_default_context(cafile=cafile)
+    return options
 
 
 async def connect(settings: NatsSettings, name: str) -> Client:
@@ -85,11 +90,6 @@ async def connect(settings: NatsSettings, name: str) -> Client:
     Raises NatsRefused when the server rejects our credentials at the first connect.
     """
     events = _ConnectionLog(settings)
-    options = {}
-    if settings.creds_file is not None:
-        options["user_credentials"] = str(settings.creds_file)
-    if (tls := _tls_context(settings)) is not None:
-        options["tls"] = tls
     connecting = asyncio.ensure_future(
         nats.connect(
             servers=list(settings.urls),
@@ -101,7 +101,7 @@ async def connect(settings: NatsSettings, name: str) -> Client:
             error_cb=events.on_error,
             disconnected_cb=events.on_disconnected,
             reconnected_cb=events.on_reconnected,
-            **options,
+            **connect_options(settings),
         )
     )
     refused = asyncio.ensure_future(events.refused.wait())

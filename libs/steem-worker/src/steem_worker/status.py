@@ -64,6 +64,7 @@ class StatusReporter:
         }
         self._task: asyncio.Task | None = None
         self._extra: dict[str, dict[str, Any]] = {}
+        self._wake = asyncio.Event()
         self._bucket: KeyValue | None = None
 
     def update(self, **fields: Any) -> None:
@@ -71,7 +72,12 @@ class StatusReporter:
         self._fields.update(fields)
 
     def also_write(self, key: str, value: dict[str, Any]) -> None:
-        """Another key written at each report (the broadcaster's `broadcaster` key)."""
+        """Another key written at each report (the broadcaster's `broadcaster` key).
+
+        A key's first value is written at once, not at the next tick.
+        """
+        if key not in self._extra:
+            self._wake.set()
         self._extra[key] = value
 
     def start(self) -> None:

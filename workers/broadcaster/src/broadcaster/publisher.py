@@ -21,6 +21,7 @@ from typing import Any
 
 import nats.errors
 import nats.js.errors
+import orjson
 from ipc_config import (
     BLOCK_SUBJECT,
     FORK_SUBJECT,
@@ -85,9 +86,14 @@ def fork_message(fork: Fork) -> tuple[str, bytes, dict[str, str]]:
 
 
 def encode(value: Any) -> bytes:
-    # ensure_ascii keeps lone surrogates (a node's invalid \ud800 escapes) as escapes,
-    # so the payload is valid UTF-8 JSON that decodes back to exactly what the node sent.
-    return json.dumps(value, separators=(",", ":")).encode()
+    """Compact JSON. orjson is several times faster than json here (it shows in profiles);
+    it refuses lone surrogates (a node's invalid \\ud800 escapes), which json keeps as
+    escapes, so the payload is always valid UTF-8 JSON that decodes to what the node sent.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def op_message(block: Block, op: Operation, max_payload: int) -> tuple[str, bytes, dict[str, str]]:

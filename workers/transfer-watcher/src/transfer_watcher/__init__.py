@@ -1,0 +1,1 @@
+"""The transfer watcher: prints Steem transfers of the watched accounts, one per line."""
