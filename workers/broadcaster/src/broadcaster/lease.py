@@ -110,11 +110,23 @@ class Lease:
                 self._revision = await self._bucket.update(LEASE_KEY, self._value(), self._revision)
                 self._renewed_at = time.monotonic()
             except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError):
+                if await self._take_back():
+                    continue
                 self._lost_to = await self._holder_or_unknown()
                 log.error("lost the broadcaster lease to %s", self._lost_to)
                 return
             except _TRANSIENT as err:
                 log.warning("could not renew the broadcaster lease (%s)", type(err).__name__)
+
+    async def _take_back(self) -> bool:
+        """After an outage longer than the lease: take it again if nobody else did."""
+        try:
+            if await self._try_acquire():
+                log.info("the broadcaster lease expired meanwhile; took it back")
+                return True
+        except _TRANSIENT as err:
+            log.debug("lease: %r", err)
+        return False
 
     async def _holder_or_unknown(self) -> str:
         try:
