@@ -150,6 +150,22 @@ def _readable_file(env: Mapping[str, str], name: str, what: str) -> Path | None:
     return path
 
 
+_CREDS_MARKERS = ("BEGIN NATS USER JWT", "BEGIN USER NKEY SEED")
+
+
+def _creds_file(env: Mapping[str, str]) -> Path | None:
+    path = _readable_file(env, "NATS_CREDS", "credentials file")
+    if path is None:
+        return None
+    text = path.read_text(errors="replace")
+    if not all(marker in text for marker in _CREDS_MARKERS):
+        raise ConfigError(
+            f"NATS_CREDS={str(path)!r} is not a NATS credentials file "
+            "(a user JWT and an nkey seed, as `nsc` or a managed NATS writes them)"
+        )
+    return path
+
+
 @dataclass(frozen=True)
 class NatsSettings:
     """How a process reaches NATS, and where the local server keeps its JetStream files.
@@ -169,7 +185,7 @@ class NatsSettings:
         return cls(
             urls=_url_list(env, "NATS_URL", DEFAULT_NATS_URL, _NATS_SCHEMES),
             store_dir=Path(_text(env, "NATS_STORE_DIR", DEFAULT_NATS_STORE_DIR)),
-            creds_file=_readable_file(env, "NATS_CREDS", "credentials file"),
+            creds_file=_creds_file(env),
             tls_ca_file=_readable_file(env, "NATS_TLS_CA", "CA certificate file"),
         )
 

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 RECONNECT_WAIT = 0.5  # seconds between attempts; nats-server restarts in about a second
 _REMIND_EVERY = 30.0
+_FIRST_WAIT_LINE_AFTER = 2.0
 
 
 class NatsRefused(Exception):
@@ -53,7 +54,12 @@ class _ConnectionLog:
             return
         self._failures += 1
         now = time.monotonic()
-        if self._failures == 1 or now - self._last_line >= _REMIND_EVERY:
+        if self._failures == 1:
+            # Say nothing yet: a server refusing our credentials often resets the socket
+            # first, and NATS starting next to us answers within a second or two.
+            self._last_line = now - _REMIND_EVERY + _FIRST_WAIT_LINE_AFTER
+            return
+        if now - self._last_line >= _REMIND_EVERY:
             self._last_line = now
             state = "lost" if self._connected_once else "waiting for"
             reason = str(err) or type(err).__name__
@@ -133,8 +139,12 @@ async def ensure_stream(js: JetStreamContext, settings: StreamSettings) -> None:
             else:
                 await js.update_stream(config)
             return
-        except BadRequestError:
-            raise
+        except (BadRequestError, nats.js.errors.ServerError) as err:
+            # Not passing trouble: the server will not take this configuration.
+            raise NatsRefused(
+                f"NATS refused the stream {STREAM_NAME} ({err.description or err}); "
+                "check STREAM_REPLICAS (at most the number of servers) and the other STREAM_ settings"
+            ) from None
         except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as err:
             # JetStream answers a moment after the server accepts connections.
             log.info("JetStream not ready yet (%s); retrying", type(err).__name__)

@@ -25,14 +25,19 @@ from nats.js.kv import KeyValue
 log = logging.getLogger(__name__)
 
 
-async def status_bucket(js: JetStreamContext) -> KeyValue:
-    """The status bucket, created on first use (in memory: it is only live state)."""
+async def status_bucket(js: JetStreamContext, replicas: int = 1) -> KeyValue:
+    """The status bucket, created on first use (in memory: it is only live state), with as
+    many copies as the stream, so that it survives a cluster node going down."""
     try:
         return await js.key_value(STATUS_BUCKET)
     except BucketNotFoundError:
         pass
     config = KeyValueConfig(
-        bucket=STATUS_BUCKET, history=1, ttl=STATUS_TTL, storage=StorageType.MEMORY
+        bucket=STATUS_BUCKET,
+        history=1,
+        ttl=STATUS_TTL,
+        storage=StorageType.MEMORY,
+        replicas=replicas,
     )
     try:
         return await js.create_key_value(config)
@@ -48,11 +53,19 @@ def instance_name(process: str) -> str:
 
 
 class StatusReporter:
-    def __init__(self, js: JetStreamContext, process: str, interval: float = STATUS_INTERVAL):
+    def __init__(
+        self,
+        js: JetStreamContext,
+        process: str,
+        interval: float = STATUS_INTERVAL,
+        replicas: int = 1,
+    ) -> None:
         self._js = js
+        self._replicas = replicas
         self._interval = interval
         self.instance = instance_name(process)
-        self.key = process_status_key(self.instance)
+        # bot.1 runs on every machine of a multi-machine layout: the host tells them apart.
+        self.key = process_status_key(f"{self.instance}@{socket.gethostname()}")
         self._fields: dict[str, Any] = {
             "process": process,
             "instance": self.instance,
@@ -101,7 +114,7 @@ class StatusReporter:
 
     async def _write(self, state: str) -> None:
         if self._bucket is None:
-            self._bucket = await status_bucket(self._js)
+            self._bucket = await status_bucket(self._js, self._replicas)
         bucket = self._bucket
         now = time.time()
         report = {**self._fields, "state": state, "updated_at": now}

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -172,7 +173,7 @@ class Worker:
             await ensure_stream(js, stream_settings)
             subscription = await self._subscribe(js)
             log.info("consuming %s as durable consumer %r", ", ".join(self._handlers), self.name)
-            reporter = StatusReporter(js, self.name)
+            reporter = StatusReporter(js, self.name, replicas=stream_settings.replicas)
             reporter.start()
             try:
                 await self._consume(subscription, stop)
@@ -256,8 +257,21 @@ class Worker:
         await self._ack(msg, where)
 
     async def _ack(self, msg: Msg, where: str) -> None:
-        try:
-            await msg.ack_sync(timeout=5)
-        except nats.errors.Error as err:
-            # The server will redeliver it after ack_wait; the handler may see it twice.
-            log.warning("ack of %s not confirmed (%s); it may be redelivered", where, err)
+        """Acknowledge and wait for the server's confirmation, retrying while it can help.
+
+        While a cluster moves the consumer to another node, acks go unanswered for a few
+        seconds; giving up at once would let the message be redelivered and handled twice.
+        """
+        deadline = time.monotonic() + self.ack_wait
+        delay = 0.1
+        while True:
+            try:
+                await msg.ack_sync(timeout=2)
+                return
+            except nats.errors.Error as err:
+                if time.monotonic() + delay >= deadline:
+                    # The server will redeliver it after ack_wait; it may be handled twice.
+                    log.warning("ack of %s not confirmed (%s); it may be redelivered", where, err)
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)

@@ -113,11 +113,11 @@ async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) 
     try:
         js = nc.jetstream()
         await ensure_stream(js, stream)
-        lease = Lease(js, owner_name(PROCESS))
+        lease = Lease(js, owner_name(PROCESS), replicas=stream.replicas)
         if not await lease.acquire(stop):
             return
         try:
-            await _broadcast(nc, chain, nats, stop, lease)
+            await _broadcast(nc, chain, nats, stop, lease, stream.replicas)
         finally:
             await lease.release()
     finally:
@@ -126,7 +126,12 @@ async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) 
 
 
 async def _broadcast(
-    nc: Client, chain: ChainSettings, nats: NatsSettings, stop: asyncio.Event, lease: Lease
+    nc: Client,
+    chain: ChainSettings,
+    nats: NatsSettings,
+    stop: asyncio.Event,
+    lease: Lease,
+    replicas: int,
 ) -> None:
     js = nc.jetstream()
     publisher = Publisher(nc, stop)
@@ -141,7 +146,7 @@ async def _broadcast(
     )  # fmt: skip
     reader = ChainThread(chain, checkpoint, known_ids)
     reader.start()
-    reporter = StatusReporter(js, PROCESS)
+    reporter = StatusReporter(js, PROCESS, replicas=replicas)
     reporter.start()
     try:
         await _publish_batches(reader, publisher, already_stored, chain.mode, stop, reporter, lease)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
 import time
 
@@ -34,15 +35,19 @@ class LeaseLost(Exception):
 
 
 def owner_name(process: str) -> str:
-    return f"{instance_name(process)}@{socket.gethostname()}"
+    """`broadcaster.1@host:/srv/app`: the same after a restart, different for a standby
+    (another machine, another honcho process, or another folder on the same machine)."""
+    return f"{instance_name(process)}@{socket.gethostname()}:{os.getcwd()}"
 
 
-async def lease_bucket(js: JetStreamContext, ttl: float) -> KeyValue:
+async def lease_bucket(js: JetStreamContext, ttl: float, replicas: int) -> KeyValue:
     try:
         return await js.key_value(LEASE_BUCKET)
     except nats.js.errors.BucketNotFoundError:
         pass
-    config = KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=ttl, storage=StorageType.FILE)
+    config = KeyValueConfig(
+        bucket=LEASE_BUCKET, history=1, ttl=ttl, storage=StorageType.FILE, replicas=replicas
+    )
     try:
         return await js.create_key_value(config)
     except nats.js.errors.BadRequestError:  # created by the other broadcaster meanwhile
@@ -50,8 +55,11 @@ async def lease_bucket(js: JetStreamContext, ttl: float) -> KeyValue:
 
 
 class Lease:
-    def __init__(self, js: JetStreamContext, owner: str, ttl: float = LEASE_TTL) -> None:
+    def __init__(
+        self, js: JetStreamContext, owner: str, replicas: int = 1, ttl: float = LEASE_TTL
+    ) -> None:
         self._js = js
+        self._replicas = replicas
         self.owner = owner
         self._ttl = ttl
         self._bucket: KeyValue | None = None
@@ -84,7 +92,7 @@ class Lease:
 
     async def _try_acquire(self) -> bool:
         if self._bucket is None:
-            self._bucket = await lease_bucket(self._js, self._ttl)
+            self._bucket = await lease_bucket(self._js, self._ttl, self._replicas)
         try:
             self._revision = await self._bucket.create(LEASE_KEY, self._value())
         except nats.js.errors.KeyWrongLastSequenceError:

@@ -250,6 +250,8 @@ class Publisher:
         anywhere makes the last one fail too. Returns what may not be stored yet and
         why (None once all are stored).
         """
+        if not pending:
+            return [], None
         last = len(pending) - 1
         try:
             for index, (subject, payload, headers) in enumerate(pending):

@@ -1,0 +1,199 @@
+"""A three-node NATS cluster: the stream has three replicas and survives losing any node.
+
+Three real nats-server processes on loopback (distinct client and route ports, each its
+own store folder) form the cluster `steem`. The broadcaster (STREAM_REPLICAS=3) and the
+bot, each under its restart loop, are given all three client URLs. While the replay node
+serves the bundled sample, every node in turn (the stream leader first) is SIGKILLed, the
+others carry on without it, and it comes back with the same store. In the end the stream
+holds every operation exactly once, in chain order, on every replica; the bot printed every
+post once; and neither client was restarted: both reconnected on their own.
+"""
+
+import asyncio
+import signal
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+from replay_node.archive import load_archive
+from support import BIN, Proc, expected_messages, free_port, stored, wait_until
+from test_honcho_e2e import expected_posts
+
+CLUSTER = "steem"
+# The sample's 400 blocks come one every PACE seconds. Blocks closed before the first
+# kill, and between two kills; blocks the two other nodes must store while one is down:
+# about 7 s, longer than the broadcaster lease lives without renewal (LEASE_TTL, 6 s).
+PACE = 0.08
+FIRST_KILL_AFTER = 40
+KILL_EVERY = 120
+DOWN_FOR = 90
+
+
+@dataclass
+class Node:
+    name: str
+    port: int
+    route_port: int
+    store: Path
+    proc: Proc | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+
+def start_node(procs, node: Node, nodes: list[Node]) -> None:
+    routes = ",".join(f"nats://127.0.0.1:{n.route_port}" for n in nodes if n is not node)
+    args = (
+        f"-a 127.0.0.1 -p {node.port} -js -sd {node.store} --server_name {node.name} "
+        f"--cluster_name {CLUSTER} --cluster nats://127.0.0.1:{node.route_port} --routes {routes}"
+    )
+    node.proc = procs([BIN / "nats-server", *args.split()], name=node.name)
+    node.proc.stderr.wait_for("Server is ready", timeout=15)
+
+
+def kill_node(node: Node) -> None:
+    node.proc.signal(signal.SIGKILL)
+    node.proc.popen.wait(5)
+
+
+async def _stream_cluster(urls: list[str]) -> tuple[str | None, dict[str, tuple[bool, int]]]:
+    """(stream leader, {replica: (current, lag)}) of STEEM, asked of any live node."""
+    nc = await nats.connect(servers=urls, allow_reconnect=False, connect_timeout=2)
+    try:
+        cluster = (await nc.jetstream(timeout=2).stream_info("STEEM")).cluster
+        replicas = {
+            r.name: (bool(r.current) and not r.offline, r.lag or 0) for r in cluster.replicas or []
+        }
+        return cluster.leader, replicas
+    finally:
+        await nc.close()
+
+
+def stream_cluster(urls: list[str]):
+    try:
+        return asyncio.run(_stream_cluster(urls))
+    except Exception:  # no leader yet, mid-election, the node we asked just died
+        return None, {}
+
+
+async def _last_block(urls: list[str]) -> int | None:
+    import json
+
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(servers=urls, allow_reconnect=False, connect_timeout=2)
+    try:
+        msg = await nc.jetstream(timeout=2).get_last_msg("STEEM", "steem.block")
+        return json.loads(msg.data)["block_num"]
+    except NotFoundError:
+        return None
+    finally:
+        await nc.close()
+
+
+def last_block(urls: list[str]) -> int:
+    try:
+        return asyncio.run(_last_block(urls)) or 0
+    except Exception:  # stream not there yet, election in progress
+        return 0
+
+
+def printed_urls(bot: Proc) -> list[str]:
+    return [line for line in bot.stdout.text().splitlines() if line.startswith("https://")]
+
+
+def test_a_three_node_cluster_loses_and_regains_each_node_without_loss_or_duplicates(
+    tmp_path, procs, replay_node, read_stream
+):
+    blocks = load_archive(None)
+    first = int(blocks[0]["block_id"][:8], 16)
+    last = int(blocks[-1]["block_id"][:8], 16)
+    nodes = [
+        Node(f"n{i}", free_port(), free_port(), tmp_path / f"n{i}" / "jetstream") for i in (1, 2, 3)
+    ]
+    for node in nodes:
+        start_node(procs, node, nodes)
+    every_url = [n.url for n in nodes]
+    wait_until(
+        lambda: all("metadata leader" in n.proc.stderr.text() for n in nodes),
+        30,
+        "a JetStream meta leader",
+    )
+
+    node = replay_node(None, "--pace", str(PACE), "--start-blocks", "1", "--irreversible-lag", "5")
+    env = {
+        "NATS_URL": ",".join(every_url),
+        "STREAM_REPLICAS": "3",
+        "STEEM_NODES": node.url,
+        "START_BLOCK": str(first),
+        "RESTART_DELAY": "0.2",
+    }
+    broadcaster = procs(
+        [BIN / "restart-loop", "--name", "broadcaster", "--", "broadcaster"],
+        env={**env, "HONCHO_PROCESS_NAME": "broadcaster.1"},
+        name="broadcaster",
+    )
+    bot = procs(
+        [BIN / "restart-loop", "--name", "bot", "--", "bot"],
+        env={**env, "HONCHO_PROCESS_NAME": "bot.1"},
+        name="bot",
+    )
+
+    # The stream leader goes first, then the others: every client loses its server once.
+    leader, _ = wait_until(
+        lambda: (info := stream_cluster(every_url))[0] and len(info[1]) == 2 and info,
+        30,
+        "the STEEM stream on three replicas",
+    )
+    by_name = {n.name: n for n in nodes}
+    victims = [by_name[leader]] + [n for n in nodes if n.name != leader]
+    for round_, victim in enumerate(victims):
+        at = first + FIRST_KILL_AFTER + KILL_EVERY * round_
+        wait_until(lambda at=at: last_block(every_url) >= at, 60, f"block {at} stored")
+        kill_node(victim)
+        live = [n.url for n in nodes if n is not victim]
+        wait_until(
+            lambda at=at, live=live: last_block(live) >= at + DOWN_FOR,
+            30,
+            f"{DOWN_FOR} blocks stored while {victim.name} is down",
+        )
+        start_node(procs, victim, nodes)
+        wait_until(
+            lambda v=victim: (
+                (info := stream_cluster(every_url))[0]
+                and (v.name == info[0] or info[1].get(v.name, (False, 1)) == (True, 0))
+            ),
+            60,
+            f"{victim.name} back and current",
+        )
+
+    wait_until(lambda: last_block(every_url) == last, 90, "the last block")
+    posts = expected_posts(blocks)
+    wait_until(lambda: len(printed_urls(bot)) >= len(posts), 60, "every post printed")
+
+    # Every replica has caught up, and the stream holds the whole chain once, in order.
+    wait_until(
+        lambda: (
+            (info := stream_cluster(every_url))[0]
+            and all(state == (True, 0) for state in info[1].values())
+            and len(info[1]) == 2
+        ),
+        30,
+        "every replica current",
+    )
+    assert stored(read_stream(by_name[leader].url)) == expected_messages(blocks)
+    printed = Counter(printed_urls(bot))
+    twice = [url for url, n in printed.items() if n > 1]
+    assert not twice, f"{len(twice)} posts printed more than once, e.g. {twice[:3]}"
+    assert set(printed) == set(posts), "a post missing, or a URL that is not a new post"
+
+    for client in (broadcaster, bot):
+        logs = client.stderr.text()
+        name = client.name
+        # Clients were never restarted: they reconnected to another node on their own.
+        assert logs.count(f"restart-loop[{name}]: started") == 1, logs
+        assert f"restart-loop[{name}]: restarted" not in logs, logs
+        assert "reconnected to NATS at" in logs, logs
+        assert "Traceback" not in logs, logs
