@@ -213,30 +213,53 @@ def _ext_to_condenser(exts: list, names: tuple[str, ...]) -> list:
     return out
 
 
-def op_to_appbase(op: Any) -> dict[str, Any]:
-    """``["comment", {...}]`` -> ``{"type": "comment_operation", "value": {...}}``."""
-    if isinstance(op, dict):
-        name, value = op["type"], op["value"]
-        if not name.endswith("_operation"):
-            name += "_operation"
-    else:
-        name, value = op[0] + "_operation", op[1]
+def _op_parts(op: Any) -> tuple[str, Any] | None:
+    """(name, value) of ``["vote", {...}]`` or ``{"type": "vote_operation", "value": {...}}``;
+    None for anything else (a malformed operation, served as it is)."""
+    if isinstance(op, dict) and op.keys() == {"type", "value"} and isinstance(op["type"], str):
+        return op["type"], op["value"]
+    if isinstance(op, list) and len(op) == 2 and isinstance(op[0], str):
+        return op[0], op[1]
+    return None
+
+
+def op_to_appbase(op: Any) -> Any:
+    """``["comment", {...}]`` -> ``{"type": "comment_operation", "value": {...}}``.
+
+    A malformed operation (neither shape) is returned unchanged, so that an archive can
+    hold one to test how consumers cope with it.
+    """
+    parts = _op_parts(op)
+    if parts is None:
+        return op
+    name, value = parts
+    if not name.endswith("_operation"):
+        name += "_operation"
     value = _value_to_appbase(value)
-    if name == "comment_options_operation" and isinstance(value.get("extensions"), list):
+    if (
+        name == "comment_options_operation"
+        and isinstance(value, dict)
+        and isinstance(value.get("extensions"), list)
+    ):
         value["extensions"] = _ext_to_appbase(value["extensions"], _COMMENT_OPTIONS_EXT)
     return {"type": name, "value": value}
 
 
-def op_to_condenser(op: Any) -> list[Any]:
-    """``{"type": "comment_operation", "value": {...}}`` -> ``["comment", {...}]``."""
-    if isinstance(op, list):
-        name, value = op[0], op[1]
-    else:
-        name, value = op["type"], op["value"]
+def op_to_condenser(op: Any) -> Any:
+    """``{"type": "comment_operation", "value": {...}}`` -> ``["comment", {...}]``
+    (a malformed operation is returned unchanged)."""
+    parts = _op_parts(op)
+    if parts is None:
+        return op
+    name, value = parts
     if name.endswith("_operation"):
         name = name[: -len("_operation")]
     value = _value_to_condenser(value)
-    if name == "comment_options" and isinstance(value.get("extensions"), list):
+    if (
+        name == "comment_options"
+        and isinstance(value, dict)
+        and isinstance(value.get("extensions"), list)
+    ):
         value["extensions"] = _ext_to_condenser(value["extensions"], _COMMENT_OPTIONS_EXT)
     return [name, value]
 
@@ -336,8 +359,22 @@ def _dumps_ascii(obj: Any) -> bytes:
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON, as the node serves it."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON, as the node serves it.
+
+    A string holding a lone surrogate (an invalid ``"\\ud800"`` escape in the archive)
+    cannot be UTF-8: the whole document is then written with ASCII escapes, so the node
+    sends the escape on, as a real node relays what it was given.
+    """
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _dumps_ascii(obj)
+
+
+def _hash_text(text: str) -> bytes:
+    """UTF-8 bytes to hash; lone surrogates are kept (``surrogatepass``) instead of failing."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 # Real signing keys of 2016 witnesses (from the mainnet fixtures), used when a block
@@ -392,8 +429,9 @@ def _is_normal(block: dict[str, Any]) -> bool:
         if not isinstance(tx, dict) or "transaction_id" in tx:
             return False
         for op in tx.get("operations", ()):
-            if not isinstance(op, dict) or not op.get("type", "").endswith("_operation"):
-                return False
+            parts = _op_parts(op)
+            if parts is not None and not (isinstance(op, dict) and parts[0].endswith("_operation")):
+                return False  # a well-formed operation not in the appbase shape yet
     return True
 
 
@@ -417,7 +455,7 @@ def _normalize(obj: Any) -> tuple[dict[str, Any], bool]:
     block = to_appbase(raw)
     if not block.get("block_id"):
         num = int(raw["previous"][:8], 16) + 1
-        digest = hashlib.sha256(canonical_json(raw).encode()).hexdigest()
+        digest = hashlib.sha256(_hash_text(canonical_json(raw))).hexdigest()
         block["block_id"] = f"{num:08x}{digest[:32]}"
     if not block.get("signing_key"):
         block["signing_key"] = signing_key_for(str(block.get("witness", "")))
@@ -428,7 +466,7 @@ def _normalize(obj: Any) -> tuple[dict[str, Any], bool]:
 
 def synthetic_tx_id(tx: dict[str, Any]) -> str:
     """Stable stand-in for a transaction id: 40 hex of sha256(canonical JSON of ``tx``)."""
-    return hashlib.sha256(canonical_json(tx).encode()).hexdigest()[:40]
+    return hashlib.sha256(_hash_text(canonical_json(tx))).hexdigest()[:40]
 
 
 # ---------------------------------------------------------------------------
@@ -625,12 +663,13 @@ def write_archive(blocks: Iterable[dict[str, Any]], path: str | Path) -> int:
 
 
 def _iter_ops(block: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name without ``_operation``, value) of each well-formed operation."""
     for tx in block.get("transactions", ()):
         for op in tx.get("operations", ()):
-            if isinstance(op, dict):
-                name, value = op["type"], op["value"]
-            else:
-                name, value = op[0], op[1]
+            parts = _op_parts(op)
+            if parts is None or not isinstance(parts[1], dict):
+                continue
+            name, value = parts
             if name.endswith("_operation"):
                 name = name[: -len("_operation")]
             yield name, value

@@ -131,6 +131,29 @@ def serve_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="report head and LIB K blocks lower and serve nothing above (a lagging node)",
     )
+    f.add_argument(
+        "--corrupt-previous",
+        type=_block_list,
+        default=frozenset(),
+        metavar="N,M",
+        help="serve these blocks with a wrong `previous` (a node off the chain)",
+    )
+    k = p.add_argument_group("forks (head mode)")
+    k.add_argument(
+        "--fork-at",
+        type=_block_list,
+        default=frozenset(),
+        metavar="N,M",
+        help="when the head moves past block N, replace blocks N-K+1..N by another branch "
+        "(new ids, other content) and continue the chain from it",
+    )
+    k.add_argument(
+        "--fork-depth",
+        type=int,
+        default=2,
+        metavar="K",
+        help="blocks replaced by each fork (default 2; at most the irreversible lag)",
+    )
     return p
 
 
@@ -197,6 +220,7 @@ def serve(argv: Sequence[str]) -> int:
         null_blocks=args.null_blocks,
         null_blocks_times=args.null_blocks_times,
         behind=args.behind,
+        corrupt_previous=args.corrupt_previous,
         seed=args.seed,
     )
     try:
@@ -209,6 +233,8 @@ def serve(argv: Sequence[str]) -> int:
             irreversible_lag=args.irreversible_lag,
             latency=args.latency,
             faults=faults,
+            forks=args.fork_at,
+            fork_depth=args.fork_depth,
         )
     except ValueError as e:
         return _error(str(e))
@@ -230,6 +256,13 @@ def serve(argv: Sequence[str]) -> int:
         file=sys.stderr,
         flush=True,
     )
+    for fork in node.forks:
+        print(
+            f"{PROG}: fork planned at block {fork.at}: blocks {fork.at - fork.depth + 1}.."
+            f"{fork.at} will be replaced once the head moves past {fork.at}",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         while not stop.wait(0.1):
             pass

@@ -13,6 +13,7 @@ Usage from Python (tests, benchmarks)::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import random
 import socket
@@ -26,8 +27,18 @@ from typing import Any
 
 from . import archive as _archive
 from .archive import dumps
+from .fork import Fork, fork_branch
 
-__all__ = ["BlockStore", "Faults", "ReplayNode", "RpcError", "Timeline", "chain_config"]
+__all__ = [
+    "BlockStore",
+    "FaultDice",
+    "Faults",
+    "ReplayNode",
+    "RpcError",
+    "Timeline",
+    "chain_config",
+    "fault_plan",
+]
 
 BLOCK_INTERVAL = 3
 MAX_BLOCK_RANGE = 1000
@@ -169,10 +180,12 @@ class Faults:
     null_blocks: frozenset[int] = field(default_factory=frozenset)  # get_block -> {} / null
     null_blocks_times: int | None = None  # how often per block (None: forever)
     behind: int = 0  # head and LIB reported this many blocks lower
+    corrupt_previous: frozenset[int] = field(default_factory=frozenset)  # wrong `previous`
     seed: int = 0
 
     def __post_init__(self) -> None:
         self.null_blocks = frozenset(int(n) for n in self.null_blocks)
+        self.corrupt_previous = frozenset(int(n) for n in self.corrupt_previous)
         for name in ("fail_503", "fail_truncate", "fail_rpc_error", "fail_stall"):
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
@@ -181,6 +194,46 @@ class Faults:
             raise ValueError("fail_503 + fail_truncate + fail_rpc_error must be <= 1")
         if self.behind < 0 or self.stall_seconds < 0:
             raise ValueError("behind and stall_seconds must be >= 0")
+
+
+class FaultDice:
+    """The per-request fault draws of a :class:`Faults`: the n-th POST request always gets
+    the n-th draw, so a seed fixes which requests fail and how."""
+
+    def __init__(self, faults: Faults):
+        self.faults = faults
+        self._rng = random.Random(faults.seed)
+        self._lock = threading.Lock()
+
+    @property
+    def active(self) -> bool:
+        f = self.faults
+        return bool(f.fail_503 or f.fail_truncate or f.fail_rpc_error or f.fail_stall)
+
+    def roll(self) -> tuple[bool, str | None]:
+        """(stall first?, then "http_503", "truncated", "rpc_error" or None)."""
+        f = self.faults
+        with self._lock:
+            stall = self._rng.random() < f.fail_stall if f.fail_stall else False
+            u = self._rng.random()
+        if u < f.fail_503:
+            return stall, "http_503"
+        if u < f.fail_503 + f.fail_truncate:
+            return stall, "truncated"
+        if u < f.fail_503 + f.fail_truncate + f.fail_rpc_error:
+            return stall, "rpc_error"
+        return stall, None
+
+
+def fault_plan(faults: Faults, requests: int) -> list[str]:
+    """What the first ``requests`` POST requests will meet: "stall" (whatever follows, a
+    client with a shorter timeout gives up), "http_503", "truncated", "rpc_error" or "ok"."""
+    dice = FaultDice(faults)
+    plan = []
+    for _ in range(requests):
+        stall, fault = dice.roll()
+        plan.append("stall" if stall else fault or "ok")
+    return plan
 
 
 # ---------------------------------------------------------------------------
@@ -482,6 +535,11 @@ _HTTP_503 = (
 _REASONS = {200: b"OK", 404: b"Not Found", 405: b"Method Not Allowed", 503: b"Service Unavailable"}
 
 
+def _both_shapes(block: dict[str, Any]) -> tuple[bytes, bytes]:
+    """Served bytes of an appbase block: (block_api shape, condenser_api shape)."""
+    return dumps(block), dumps(_archive.to_condenser(block))
+
+
 def _error(id_bytes: bytes, code: int, message: str) -> bytes:
     err = dumps({"code": code, "message": message})
     return b'{"jsonrpc":"2.0","error":' + err + b',"id":' + id_bytes + b"}"
@@ -577,6 +635,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, dumps(msg))
 
 
+FAULT_KINDS = ("http_503", "truncated", "rpc_error", "stall", "null_block", "corrupt_previous")
+
+
+def corrupt_id(num: int, previous: str) -> str:
+    """A wrong `previous` for block ``num``: the right number, another hash."""
+    digest = hashlib.sha256(f"replay-node:corrupt:{previous}".encode()).hexdigest()
+    return f"{num - 1:08x}{digest[:32]}"
+
+
 class ReplayNode:
     """The replay node: an HTTP JSON-RPC server over a :class:`BlockStore`.
 
@@ -585,8 +652,10 @@ class ReplayNode:
     archive is visible at once and nothing advances, except through :meth:`advance`).
     ``start_blocks``: blocks visible at start (default: all with pace 0, else 1).
     ``irreversible_lag``: head - LIB (default 0 with pace 0, else 15). ``latency``:
-    seconds to sleep before answering each JSON-RPC request. The remaining keyword
-    arguments are :class:`Faults` fields.
+    seconds to sleep before answering each JSON-RPC request. ``forks``: block numbers N
+    at which the chain switches, once the head moves past N, to another branch for blocks
+    N-``fork_depth``+1..N (see :mod:`replay_node.fork`); ``fork_depth`` must not exceed
+    the irreversible lag. The remaining keyword arguments are :class:`Faults` fields.
     """
 
     def __init__(
@@ -602,6 +671,8 @@ class ReplayNode:
         irreversible_lag: int | None = None,
         latency: float = 0.0,
         faults: Faults | None = None,
+        forks: Iterable[int] = (),
+        fork_depth: int = 2,
         **fault_options: Any,
     ):
         if store is None:
@@ -632,8 +703,24 @@ class ReplayNode:
         self.timeline = Timeline(n, self.start_blocks, irreversible_lag, self.faults.behind)
         self.requests_served = 0
         self.calls_served = 0
+        self.faults_injected = dict.fromkeys(FAULT_KINDS, 0)
         self._counter_lock = threading.Lock()
-        self._rng = random.Random(self.faults.seed)
+        self.forks = self._plan_forks(sorted(set(forks)), fork_depth)
+        # Archive indexes served with other bytes than the store's: (appbase, condenser).
+        self._after_fork: dict[int, tuple[bytes, bytes]] = {}
+        for fork in self.forks:
+            successor = self.store.block(fork.hi + 1)
+            successor["previous"] = fork.ids[-1]
+            self._after_fork[fork.hi + 1] = _both_shapes(successor)
+        self._corrupt: dict[int, tuple[bytes, bytes]] = {}
+        for num in sorted(self.faults.corrupt_previous):
+            i = num - store.first
+            if 0 <= i < n:
+                block = self.store.block(i)
+                block["previous"] = corrupt_id(num, block["previous"])
+                self._corrupt[i] = _both_shapes(block)
+        self._special = bool(self.forks or self._corrupt)
+        self._dice = FaultDice(self.faults)
         self._null_left: dict[int, int] = {}
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
@@ -661,6 +748,60 @@ class ReplayNode:
             "condenser_api.get_version": self._m_version,
             "jsonrpc.get_methods": self._m_methods,
         }
+
+    def _plan_forks(self, at: list[int], depth: int) -> list[Fork]:
+        """Check the requested forks and build their new branches."""
+        if not at:
+            return []
+        store, lag = self.store, self.irreversible_lag
+        if depth < 1:
+            raise ValueError("fork depth must be at least 1")
+        if depth > lag:
+            raise ValueError(
+                f"fork depth {depth} is more than the irreversible lag {lag}: "
+                "a fork may only replace blocks that are not irreversible yet"
+            )
+        head_at_start = self.timeline.indexes(0)[0]
+        forks: list[Fork] = []
+        for num in at:
+            lo, hi = num - depth + 1 - store.first, num - store.first
+            if lo < 1:
+                raise ValueError(
+                    f"fork at {num}: blocks {num - depth + 1}..{num} must follow a block of "
+                    f"the archive (its first block is {store.first})"
+                )
+            if hi >= len(store) - 1:
+                raise ValueError(
+                    f"fork at {num}: the archive must go on after block {num} "
+                    f"(its last block is {store.last})"
+                )
+            if hi < head_at_start:
+                raise ValueError(
+                    f"fork at {num}: the head is already at block {store.first + head_at_start} "
+                    "at start; a fork must come later"
+                )
+            if forks and lo <= forks[-1].hi + 1:
+                raise ValueError(
+                    f"forks at {forks[-1].at} and {num} overlap: with depth {depth} they "
+                    f"must be at least {depth + 1} blocks apart"
+                )
+            old = [store.block(i) for i in range(lo, hi + 1)]
+            branch = fork_branch(old, store.ids[lo - 1])
+            fork = Fork(
+                at=num,
+                depth=depth,
+                lo=lo,
+                hi=hi,
+                fork_point=(num - depth, store.ids[lo - 1]),
+                abandoned=[(store.first + i, store.ids[i]) for i in range(lo, hi + 1)],
+                ids=[b["block_id"] for b in branch],
+            )
+            for block in branch:
+                appbase, condenser = _both_shapes(block)
+                fork.appbase.append(appbase)
+                fork.condenser.append(condenser)
+            forks.append(fork)
+        return forks
 
     # -- lifecycle -------------------------------------------------------------------
     @property
@@ -764,7 +905,20 @@ class ReplayNode:
             "irreversible_lag": self.irreversible_lag,
             "behind": self.faults.behind,
             "source": self.store.source,
+            "faults_injected": dict(self.faults_injected),
+            "forks": [fork.describe(self.timeline.state[0]) for fork in self.forks],
         }
+
+    def served_block(self, num: int) -> dict[str, Any]:
+        """Block ``num`` as the node serves it now, visible or not yet (after a fork: the
+        new branch)."""
+        i = num - self.store.first
+        if not 0 <= i < len(self.store):
+            raise KeyError(num)
+        state = self.timeline.state
+        if i in self._corrupt:
+            return json.loads(self._corrupt[i][0])
+        return json.loads(self._served(i, state))
 
     def visibility(self) -> dict[str, dict[str, float | None]]:
         """``{"<block_num>": {"head": t, "irreversible": t or None}}`` (unix times) for
@@ -782,24 +936,24 @@ class ReplayNode:
             self.requests_served += 1
         if self.latency:
             time.sleep(self.latency)
-        f = self.faults
         fault = None
-        if f.fail_503 or f.fail_truncate or f.fail_rpc_error or f.fail_stall:
-            with self._counter_lock:
-                stall = self._rng.random() < f.fail_stall if f.fail_stall else False
-                u = self._rng.random()
+        if self._dice.active:
+            stall, fault = self._dice.roll()
             if stall:
-                time.sleep(f.stall_seconds)
-            if u < f.fail_503:
+                self._count("stall")
+                time.sleep(self.faults.stall_seconds)
+            if fault is not None:
+                self._count(fault)
+            if fault == "http_503":
                 return 503, _HTTP_503, b"text/html"
-            if u < f.fail_503 + f.fail_truncate:
-                fault = "truncate"
-            elif u < f.fail_503 + f.fail_truncate + f.fail_rpc_error:
-                fault = "rpc_error"
         payload = self._rpc(body, fault == "rpc_error")
-        if fault == "truncate":
+        if fault == "truncated":
             payload = payload[: max(1, len(payload) // 2)]
         return 200, payload, b"application/json"
+
+    def _count(self, kind: str) -> None:
+        with self._counter_lock:
+            self.faults_injected[kind] += 1
 
     def _rpc(self, body: bytes, internal_error: bool = False) -> bytes:
         try:
@@ -864,13 +1018,30 @@ class ReplayNode:
         if num in self.faults.null_blocks:
             times = self.faults.null_blocks_times
             if times is None:
+                self._count("null_block")
                 return None
             with self._counter_lock:
                 left = self._null_left.get(num, times)
                 if left > 0:
                     self._null_left[num] = left - 1
+                    self.faults_injected["null_block"] += 1
                     return None
         return i
+
+    def _served(self, i: int, state: tuple[int, int], condenser: bool = False) -> bytes:
+        """The bytes of the block at archive index ``i`` as served now: the archive's,
+        a fork's new branch, or a corrupted `previous`."""
+        if self._special:
+            shape = 1 if condenser else 0
+            if i in self._corrupt:
+                self._count("corrupt_previous")
+                return self._corrupt[i][shape]
+            for fork in self.forks:
+                if fork.covers(i) and fork.done(state[0]):
+                    return (fork.condenser if condenser else fork.appbase)[i - fork.lo]
+            if i in self._after_fork:
+                return self._after_fork[i][shape]
+        return self.store.condenser[i] if condenser else self.store.appbase[i]
 
     # -- methods: each returns the JSON bytes of "result" ---------------------------
     def _m_config(self, params: Any, state: tuple[int, int]) -> bytes:
@@ -897,11 +1068,11 @@ class ReplayNode:
 
     def _m_get_block(self, params: Any, state: tuple[int, int]) -> bytes:
         i = self._index(_num_param(params), state)
-        return b"{}" if i is None else b'{"block":' + self.store.appbase[i] + b"}"
+        return b"{}" if i is None else b'{"block":' + self._served(i, state) + b"}"
 
     def _m_get_block_condenser(self, params: Any, state: tuple[int, int]) -> bytes:
         i = self._index(_num_param(params), state)
-        return b"null" if i is None else self.store.condenser[i]
+        return b"null" if i is None else self._served(i, state, condenser=True)
 
     def _m_get_block_range(self, params: Any, state: tuple[int, int]) -> bytes:
         start = _num_param(params, "starting_block_num")
@@ -915,14 +1086,14 @@ class ReplayNode:
                 if num - self.store.first > state[0]:
                     break
                 continue
-            parts.append(self.store.appbase[i])
+            parts.append(self._served(i, state))
         return b'{"blocks":[' + b",".join(parts) + b"]}"
 
     def _header(self, params: Any, state: tuple[int, int]) -> dict[str, Any] | None:
         i = self._index(_num_param(params), state)
         if i is None:
             return None
-        b = self.store.block(i)
+        b = json.loads(self._served(i, state))
         keys = ("previous", "timestamp", "witness", "transaction_merkle_root", "extensions")
         return {k: b[k] for k in keys if k in b}
 
@@ -944,7 +1115,7 @@ class ReplayNode:
         i = self._index(num, state)
         if i is None or only_virtual:
             return []  # the archive has no virtual operations
-        b = self.store.block(i)
+        b = json.loads(self._served(i, state))
         out = []
         for t, tx in enumerate(b["transactions"]):
             for o, op in enumerate(tx["operations"]):
