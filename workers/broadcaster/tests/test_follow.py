@@ -49,6 +49,7 @@ class ScriptedReader:
         self.chain = blocks
         self.head = head
         self.node = type("Node", (), {"name": "scripted", "reset": lambda self: None})()
+        self.nodes = [self.node]
 
     def tip(self):
         from broadcaster.chain import Tip

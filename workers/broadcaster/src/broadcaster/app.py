@@ -112,7 +112,8 @@ async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) 
         return
     try:
         js = nc.jetstream()
-        await ensure_stream(js, stream)
+        if not await ensure_stream(js, stream, stop):
+            return
         lease = Lease(js, owner_name(PROCESS), replicas=stream.replicas)
         if not await lease.acquire(stop):
             return

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from beemapi.exceptions import CallRetriesReached, NumRetriesReached
 from beemapi.noderpc import NodeRPC
 from ipc_config.settings import redact_url
 
@@ -29,6 +30,9 @@ OFFLINE_HINT = (
     "No internet? Run offline against the bundled replay node: "
     "uv run honcho -f Procfile.replay start"
 )
+
+
+_RETRY_COUNTERS = (NumRetriesReached, CallRetriesReached)
 
 
 class NodeError(Exception):
@@ -59,8 +63,14 @@ class NodeClient:
     def _connected(self) -> NodeRPC:
         if self._rpc is None:
             # num_retries=0: raise at the first failure instead of sleeping and retrying.
+            # No chain detection: it would cost a get_config call at every rebuild and,
+            # when that fails, beem drops the real reason. Every Steem node is appbase.
             self._rpc = NodeRPC(
-                [self.url], num_retries=0, num_retries_call=0, timeout=self._timeout
+                [self.url],
+                num_retries=0,
+                num_retries_call=0,
+                timeout=self._timeout,
+                disable_chain_detection=True,
             )
         return self._rpc
 
@@ -75,23 +85,20 @@ class NodeClient:
             raise NodeError(f"malformed dynamic global properties: {str(props)[:80]}") from None
 
     def blocks(self, first: int, last: int) -> list[Block]:
-        """Blocks first..last in one JSON-RPC batch, each checked to be the one asked for."""
+        """Blocks first..last in one JSON-RPC batch of `block_api.get_block` calls, each
+        checked to be the one asked for."""
         rpc = self._connected()
-        appbase = rpc.get_use_appbase()
         answers: Any = None
         for num in range(first, last + 1):
             queue = num < last  # the last call sends the whole batch
-            if appbase:
-                answers = rpc.get_block({"block_num": num}, api="block", add_to_queue=queue)
-            else:
-                answers = rpc.get_block(num, add_to_queue=queue)
+            answers = rpc.get_block({"block_num": num}, api="block", add_to_queue=queue)
         if first == last:
             answers = [answers]
         if not isinstance(answers, list) or len(answers) != last - first + 1:
             raise NodeError(f"asked for {last - first + 1} blocks, got {str(answers)[:80]}")
         blocks = []
         for num, answer in zip(range(first, last + 1), answers, strict=True):
-            raw = answer.get("block") if appbase and isinstance(answer, dict) else answer
+            raw = answer.get("block") if isinstance(answer, dict) else answer
             try:
                 blocks.append(parse_block(raw, num))
             except BadBlock as err:
@@ -100,11 +107,22 @@ class NodeClient:
 
 
 def describe(err: BaseException) -> str:
-    """The reason behind a beem error: beem raises NumRetriesReached from the real one."""
-    cause = err.__cause__ or err.__context__
-    text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-    if cause is not None and not isinstance(err, NodeError):
-        text = f"{text} ({type(cause).__name__}: {str(cause)[:160]})"
+    """The reason behind a beem error.
+
+    beem raises its retry counters (NumRetriesReached, CallRetriesReached) from inside
+    the handler of the real error, sometimes twice over: name the first error that says
+    something, and the root cause under it (a 503 page is a JSON error underneath).
+    """
+    chain: list[BaseException] = []
+    current: BaseException | None = err
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    telling = [e for e in chain if str(e) and not isinstance(e, _RETRY_COUNTERS)] or [err]
+    outer, root = telling[0], telling[-1]
+    text = f"{type(outer).__name__}: {str(outer)[:160]}"
+    if root is not outer:
+        text += f" ({type(root).__name__}: {str(root)[:160]})"
     return text
 
 

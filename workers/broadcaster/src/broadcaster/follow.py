@@ -21,6 +21,7 @@ POLL_INTERVAL = 0.1  # how often we ask for the tip around the time a block is d
 POLL_EARLY = 0.3  # start asking this long before the next block is due
 BROKEN_NODE_PAUSE = 1.0  # before asking again after a node sent a broken chain
 REPEAT_WARNING_AFTER = 30.0  # a condition that lasts is logged again this often
+STUCK_AFTER = 4 * BLOCK_INTERVAL  # no new block for this long: the node may have stalled
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class Follower:
         self._stop = stop
         self._pacer = TipPacer()
         self._behind_logged_at = -REPEAT_WARNING_AFTER
+        self._last_target = -1
+        self._moved_at = time.monotonic()
 
     def run(self) -> None:
         tip = self._reader.tip()
@@ -103,6 +106,7 @@ class Follower:
             self._pacer.seen(target)
             if target < self._next - 1:
                 self._node_is_behind(target)
+            self._check_stalled(target)
             if target < self._next:
                 if self._stop.wait(self._pacer.delay()):
                     return
@@ -166,6 +170,20 @@ class Follower:
         self._next = blocks[-1].num + 1
         for num in [n for n in self._known if n < self._next - FORK_MEMORY]:
             del self._known[num]
+
+    def _check_stalled(self, target: int) -> None:
+        """A node that stopped syncing at our position looks just like a quiet chain;
+        after a few block intervals without a new block, ask the next node."""
+        now = time.monotonic()
+        if target > self._last_target:
+            self._last_target, self._moved_at = target, now
+        elif now - self._moved_at > STUCK_AFTER and len(self._reader.nodes) > 1:
+            log.warning(
+                "node %s has had no new %s block for %.0f s (stuck at %d); asking the next node",
+                self._reader.node.name, self._mode, now - self._moved_at, target,
+            )  # fmt: skip
+            self._reader.rotate()
+            self._moved_at = now
 
     def _node_is_behind(self, target: int) -> None:
         if time.monotonic() - self._behind_logged_at >= REPEAT_WARNING_AFTER:
