@@ -6,6 +6,7 @@ Once connected, nats-py reconnects on its own for ever; we log each change of st
 """
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -20,6 +21,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 log = logging.getLogger(__name__)
 
+DRAIN_TIMEOUT = 2.0  # keeps a stop well inside honcho's 5 s before SIGKILL
 RECONNECT_WAIT = 0.5  # seconds between attempts; nats-server restarts in about a second
 _REMIND_EVERY = 30.0
 _FIRST_WAIT_LINE_AFTER = 2.0
@@ -104,6 +106,7 @@ async def connect(settings: NatsSettings, name: str) -> Client:
             max_reconnect_attempts=-1,
             reconnect_time_wait=RECONNECT_WAIT,
             connect_timeout=2,
+            drain_timeout=DRAIN_TIMEOUT,
             error_cb=events.on_error,
             disconnected_cb=events.on_disconnected,
             reconnected_cb=events.on_reconnected,
@@ -126,10 +129,19 @@ async def connect(settings: NatsSettings, name: str) -> Client:
     return nc
 
 
-async def ensure_stream(js: JetStreamContext, settings: StreamSettings) -> None:
-    """Create the STEEM stream, or bring an existing one to the configured limits."""
+async def ensure_stream(
+    js: JetStreamContext, settings: StreamSettings, stop: asyncio.Event | None = None
+) -> bool:
+    """Create the STEEM stream, or bring an existing one to the configured limits.
+
+    Waits while JetStream does not answer (it starts a moment after the server, and a
+    server without JetStream never answers: we say so every half minute). Returns False
+    if `stop` was set meanwhile.
+    """
     config = stream_config(settings)
-    while True:
+    stop = stop or asyncio.Event()
+    said_at = None
+    while not stop.is_set():
         try:
             try:
                 await js.stream_info(STREAM_NAME)
@@ -138,7 +150,7 @@ async def ensure_stream(js: JetStreamContext, settings: StreamSettings) -> None:
                 log.info("created stream %s", STREAM_NAME)
             else:
                 await js.update_stream(config)
-            return
+            return True
         except (BadRequestError, nats.js.errors.ServerError) as err:
             # Not passing trouble: the server will not take this configuration.
             raise NatsRefused(
@@ -146,9 +158,17 @@ async def ensure_stream(js: JetStreamContext, settings: StreamSettings) -> None:
                 "check STREAM_REPLICAS (at most the number of servers) and the other STREAM_ settings"
             ) from None
         except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as err:
-            # JetStream answers a moment after the server accepts connections.
-            log.info("JetStream not ready yet (%s); retrying", type(err).__name__)
-            await asyncio.sleep(RECONNECT_WAIT)
+            now = time.monotonic()
+            if said_at is None or now - said_at >= _REMIND_EVERY:
+                said_at = now
+                log.warning(
+                    "JetStream does not answer yet (%s); waiting. Is JetStream enabled on "
+                    "the server (nats-server -js)?",
+                    type(err).__name__,
+                )
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), RECONNECT_WAIT)
+    return False
 
 
 async def connect_unless_stopped(
@@ -165,14 +185,13 @@ async def connect_unless_stopped(
     return None
 
 
-DRAIN_TIMEOUT = 2.0  # keeps a stop well inside honcho's 5 s before SIGKILL
-
-
 async def close(nc: Client) -> None:
     """Drain (flush what is buffered, then close) if connected; just close otherwise."""
     if nc.is_connected:
         try:
-            await asyncio.wait_for(nc.drain(), DRAIN_TIMEOUT)
+            # nats-py bounds the drain itself (drain_timeout): cancelling it from outside
+            # leaves its internal futures unretrieved, which asyncio reports as an error.
+            await nc.drain()
         except Exception:  # closing is best effort; close() below is the fallback
             log.debug("drain did not finish; closing", exc_info=True)
     if not nc.is_closed:

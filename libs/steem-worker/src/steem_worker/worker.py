@@ -170,13 +170,15 @@ class Worker:
             return
         try:
             js = nc.jetstream()
-            await ensure_stream(js, stream_settings)
+            if not await ensure_stream(js, stream_settings, stop):
+                return
             subscription = await self._subscribe(js)
             log.info("consuming %s as durable consumer %r", ", ".join(self._handlers), self.name)
             reporter = StatusReporter(js, self.name, replicas=stream_settings.replicas)
             reporter.start()
             try:
                 await self._consume(subscription, stop)
+                await self._hand_back(subscription)
             finally:
                 await reporter.stop()
                 with contextlib.suppress(nats.errors.Error):
@@ -220,6 +222,19 @@ class Worker:
                         await unhandled.nak()
                     return
                 await self._handle(msg)
+
+    async def _hand_back(self, subscription: JetStreamContext.PullSubscription) -> None:
+        """Nak what reached us after the last fetch, so the next worker gets it at once.
+
+        A pull request can still deliver a message just as it expires; left alone, such a
+        message would wait `ack_wait` seconds before anyone else may have it.
+        """
+        try:
+            leftovers = await subscription.fetch(self.batch_size, timeout=_FETCH_WAIT)
+        except (FetchTimeoutError, nats.errors.Error, TimeoutError):
+            return
+        for msg in leftovers:
+            await msg.nak()
 
     async def _handle(self, msg: Msg) -> None:
         meta = OpMeta.from_msg(msg)
