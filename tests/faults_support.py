@@ -8,7 +8,6 @@ docs/reliability.md can quote the last run.
 
 import json
 import os
-import re
 import signal
 import urllib.request
 from collections import Counter
@@ -18,73 +17,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import BIN, NatsServer, Proc, descendants, wait_until
-
-OPERATION_SUFFIX = "_operation"
-SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
-PATCH_PREFIX = "@@ -"
-URL_LINE = re.compile(r"^\S+ bot\.1\s+\| (https://steemit\.com/\S+)$")
-
-
-# -- what the stream and the bot must hold --------------------------------------------
-
-
-def op_subject(op: Any) -> str:
-    """Where the broadcaster must publish this operation (steem.invalid if malformed)."""
-    if isinstance(op, dict) and set(op) == {"type", "value"}:
-        name = op["type"]
-    elif isinstance(op, list) and len(op) == 2:
-        name = op[0]
-    else:
-        return "steem.invalid"
-    name = name.removesuffix(OPERATION_SUFFIX) if isinstance(name, str) else ""
-    return f"steem.op.{name}" if SUBJECT_TOKEN.match(name) else "steem.invalid"
-
-
-def op_body(op: Any) -> Any:
-    """The payload the broadcaster must publish: the body, or the whole op if malformed."""
-    if op_subject(op) == "steem.invalid":
-        return op
-    return op["value"] if isinstance(op, dict) else op[1]
-
-
-def expected_messages(blocks: list[dict]) -> list[tuple[str, str]]:
-    """(subject, Nats-Msg-Id) of everything the stream must hold, in chain order."""
-    expected = []
-    for block in blocks:
-        for t, trx in enumerate(block["transactions"]):
-            for o, op in enumerate(trx["operations"]):
-                expected.append((op_subject(op), f"{block['block_id']}/{t}/{o}"))
-        expected.append(("steem.block", f"{block['block_id']}/block"))
-    return expected
-
-
-def stored(messages) -> list[tuple[str, str]]:
-    return [(m.subject, m.headers.get("Nats-Msg-Id", "")) for m in messages]
-
-
-def count_ops(blocks: list[dict]) -> int:
-    return sum(len(trx["operations"]) for block in blocks for trx in block["transactions"])
-
-
-def is_new_post(op: Any) -> bool:
-    if op_subject(op) != "steem.op.comment" or not isinstance(op_body(op), dict):
-        return False
-    body = op_body(op)
-    return body.get("parent_author") == "" and not str(body.get("body", "")).startswith(
-        PATCH_PREFIX
-    )
-
-
-def expected_posts(blocks: list[dict]) -> list[str]:
-    """URLs the bot must print: top-level comments that are not edits sent as patches."""
-    return [
-        f"https://steemit.com/@{op_body(op)['author']}/{op_body(op)['permlink']}"
-        for block in blocks
-        for trx in block["transactions"]
-        for op in trx["operations"]
-        if is_new_post(op)
-    ]
+from support import (  # noqa: F401 - re-exported for the fault tests
+    BIN,
+    OPERATION_SUFFIX,
+    PATCH_PREFIX,
+    SUBJECT_TOKEN,
+    URL_LINE,
+    NatsServer,
+    Proc,
+    count_ops,
+    descendants,
+    expected_messages,
+    expected_posts,
+    is_new_post,
+    op_body,
+    op_subject,
+    stored,
+    wait_until,
+)
 
 
 def all_replies(blocks: list[dict]) -> set[str]:

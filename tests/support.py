@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).parents[1]
 BIN = Path(sysconfig.get_path("scripts"))
@@ -251,17 +252,67 @@ def console_script_pids(root: int, script: str) -> list[int]:
     ]
 
 
+# -- what the stream and the bot must hold, computed from the archive ------------
+
+OPERATION_SUFFIX = "_operation"
+SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+PATCH_PREFIX = "@@ -"
+URL_LINE = re.compile(r"^\S+ bot\.1\s+\| (https://steemit\.com/\S+)$")
+
+
+def op_subject(op: Any) -> str:
+    """Where the broadcaster must publish this operation (steem.invalid if malformed)."""
+    if isinstance(op, dict) and set(op) == {"type", "value"}:
+        name = op["type"]
+    elif isinstance(op, list) and len(op) == 2:
+        name = op[0]
+    else:
+        return "steem.invalid"
+    name = name.removesuffix(OPERATION_SUFFIX) if isinstance(name, str) else ""
+    return f"steem.op.{name}" if SUBJECT_TOKEN.match(name) else "steem.invalid"
+
+
+def op_body(op: Any) -> Any:
+    """The payload the broadcaster must publish: the body, or the whole op if malformed."""
+    if op_subject(op) == "steem.invalid":
+        return op
+    return op["value"] if isinstance(op, dict) else op[1]
+
+
 def expected_messages(blocks: list[dict]) -> list[tuple[str, str]]:
     """(subject, Nats-Msg-Id) of everything the stream must hold, in chain order."""
     expected = []
     for block in blocks:
         for t, trx in enumerate(block["transactions"]):
             for o, op in enumerate(trx["operations"]):
-                name = op["type"].removesuffix("_operation")
-                expected.append((f"steem.op.{name}", f"{block['block_id']}/{t}/{o}"))
+                expected.append((op_subject(op), f"{block['block_id']}/{t}/{o}"))
         expected.append(("steem.block", f"{block['block_id']}/block"))
     return expected
 
 
 def stored(messages) -> list[tuple[str, str]]:
-    return [(m.subject, m.headers["Nats-Msg-Id"]) for m in messages]
+    return [(m.subject, m.headers.get("Nats-Msg-Id", "")) for m in messages]
+
+
+def count_ops(blocks: list[dict]) -> int:
+    return sum(len(trx["operations"]) for block in blocks for trx in block["transactions"])
+
+
+def is_new_post(op: Any) -> bool:
+    if op_subject(op) != "steem.op.comment" or not isinstance(op_body(op), dict):
+        return False
+    body = op_body(op)
+    return body.get("parent_author") == "" and not str(body.get("body", "")).startswith(
+        PATCH_PREFIX
+    )
+
+
+def expected_posts(blocks: list[dict]) -> list[str]:
+    """URLs the bot must print: top-level comments that are not edits sent as patches."""
+    return [
+        f"https://steemit.com/@{op_body(op)['author']}/{op_body(op)['permlink']}"
+        for block in blocks
+        for trx in block["transactions"]
+        for op in trx["operations"]
+        if is_new_post(op)
+    ]

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import nats
 from replay_node.archive import load_archive
-from support import BIN, Proc, expected_messages, free_port, stored, wait_until
-from test_honcho_e2e import expected_posts
+from support import BIN, Proc, expected_messages, expected_posts, free_port, stored, wait_until
 
 CLUSTER = "steem"
 # The sample's 400 blocks come one every PACE seconds. Blocks closed before the first

@@ -1,27 +1,20 @@
 """The real Procfile under honcho, against the replay node serving the bundled sample."""
 
 import os
-import re
 import signal
 from collections import Counter
 
 from replay_node.archive import load_archive
-from support import BIN, ROOT, console_script_pids, descendants, free_port, wait_until
-
-URL_LINE = re.compile(r"^\S+ bot\.1\s+\| (https://steemit\.com/\S+)$")
-
-
-def expected_posts(blocks: list[dict]) -> list[str]:
-    """Top-level comments that are not edits sent as patches, in chain order."""
-    return [
-        f"https://steemit.com/@{op['value']['author']}/{op['value']['permlink']}"
-        for block in blocks
-        for trx in block["transactions"]
-        for op in trx["operations"]
-        if op["type"] == "comment_operation"
-        and op["value"]["parent_author"] == ""
-        and not op["value"]["body"].startswith("@@ -")
-    ]
+from support import (
+    BIN,
+    ROOT,
+    URL_LINE,
+    console_script_pids,
+    descendants,
+    expected_posts,
+    free_port,
+    wait_until,
+)
 
 
 def printed_urls(honcho) -> list[str]:

@@ -24,8 +24,7 @@ from Cryptodome.PublicKey import ECC
 from Cryptodome.Signature import eddsa
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from support import BIN, Proc, free_port, wait_until
-from test_honcho_e2e import expected_posts
+from support import BIN, Proc, expected_posts, free_port, wait_until
 
 SECRET = "s3cret-Pa55word"
 TOKEN = "t0ken-8d1f2a77"

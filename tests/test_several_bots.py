@@ -14,8 +14,15 @@ from collections import Counter
 from pathlib import Path
 
 from replay_node.archive import load_archive
-from support import BIN, ROOT, console_script_pids, descendants, free_port, wait_until
-from test_honcho_e2e import expected_posts
+from support import (
+    BIN,
+    ROOT,
+    console_script_pids,
+    descendants,
+    expected_posts,
+    free_port,
+    wait_until,
+)
 
 BOTS = 3
 URL_LINE = re.compile(r"^\S+ (bot\.\d+)\s+\| (https://steemit\.com/\S+)$")
