@@ -48,7 +48,7 @@ def position(block: Block, tip: Tip, mode: str) -> dict:
 
 
 class ChainThread:
-    """Runs `follow` in a daemon thread and hands its batches to the event loop."""
+    """Runs the Follower in a daemon thread and hands its batches to the event loop."""
 
     def __init__(
         self, chain: ChainSettings, checkpoint: Checkpoint | None, known_ids: dict[int, str]
@@ -177,7 +177,8 @@ async def _publish_batches(
             batch = getting.result()
             if isinstance(batch, BaseException):
                 raise batch
-            await lease.hold()
+            if not await lease.hold(stop):
+                return
             try:
                 await publisher.publish(batch, already_stored)
             except PublishStopped:

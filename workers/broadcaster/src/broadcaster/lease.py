@@ -142,12 +142,19 @@ class Lease:
         except _TRANSIENT:
             return "another broadcaster"
 
-    async def hold(self) -> None:
-        """Return once we may publish (renewed recently); raise LeaseLost if taken over."""
+    async def hold(self, stop: asyncio.Event) -> bool:
+        """Wait until we may publish (renewed recently): True, or False once `stop` is set.
+
+        Raises LeaseLost if another broadcaster took over.
+        """
         while time.monotonic() - self._renewed_at > self._ttl * 2 / 3:
             if self._lost_to is not None:
                 raise LeaseLost(self._lost_to)
-            await asyncio.sleep(0.1)
+            if stop.is_set():
+                return False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+        return True
 
     async def release(self) -> None:
         """Give the lease up on a clean stop, so a standby takes over at once."""
