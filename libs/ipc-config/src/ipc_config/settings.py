@@ -9,7 +9,8 @@ loop knows not to retry (a configuration error will not fix itself).
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self, TypeVar
@@ -250,13 +251,21 @@ def load_dotenv_file() -> None:
     load_dotenv(find_dotenv(usecwd=True), override=False)
 
 
-def load(settings_type: type[SettingsT], process: str) -> SettingsT:
-    """Read one group of settings, or exit 2 with one line naming the bad variable."""
+@contextmanager
+def settings_or_exit(process: str) -> Iterator[None]:
+    """Load `.env`, then read settings in the block: a ConfigError raised there becomes
+    one line naming the variable and exit 2."""
     load_dotenv_file()
     try:
-        return settings_type.from_env(os.environ)
+        yield
     except ConfigError as err:
         exit_config_error(process, err)
+
+
+def load(settings_type: type[SettingsT], process: str) -> SettingsT:
+    """Read one group of settings, or exit 2 with one line naming the bad variable."""
+    with settings_or_exit(process):
+        return settings_type.from_env(os.environ)
 
 
 def exit_config_error(process: str, err: ConfigError) -> None:

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import nats
-from ipc_config import NatsSettings, StreamSettings, stream_config
+from ipc_config import ConfigError, NatsSettings, StreamSettings, stream_config
 from ipc_config.contract import STREAM_NAME
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -27,8 +27,9 @@ _REMIND_EVERY = 30.0
 _FIRST_WAIT_LINE_AFTER = 2.0
 
 
-class NatsRefused(Exception):
-    """The server refused our credentials: retrying will not help, the settings must change."""
+class NatsRefused(ConfigError):
+    """The server refused our credentials or our stream: retrying will not help, the
+    settings must change."""
 
 
 def _is_auth_error(err: Exception) -> bool:

@@ -45,7 +45,7 @@ from ipc_config import (
     StreamSettings,
     op_subject,
 )
-from ipc_config.settings import ConfigError, exit_config_error, load_dotenv_file, log_level
+from ipc_config.settings import exit_config_error, log_level, settings_or_exit
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -141,20 +141,17 @@ class Worker:
 
     def run(self) -> None:
         """Set up logging and settings, consume until SIGTERM/SIGINT, exit 0."""
-        load_dotenv_file()
-        try:
+        with settings_or_exit(self.name):
             level = log_level()
             nats_settings = NatsSettings.from_env(os.environ)
             stream_settings = StreamSettings.from_env(os.environ)
-        except ConfigError as err:
-            exit_config_error(self.name, err)
         setup_logging(self.name, level)
         if not self._handlers:
             raise RuntimeError(f"{self.name}: no handlers; register one with @worker.on(...)")
         try:
             asyncio.run(self.serve(nats_settings, stream_settings))
         except NatsRefused as err:
-            exit_config_error(self.name, ConfigError(str(err)))
+            exit_config_error(self.name, err)
         sys.exit(0)
 
     async def serve(

@@ -5,8 +5,8 @@ import logging
 import os
 import sys
 
-from ipc_config import ChainSettings, ConfigError, NatsSettings, StreamSettings
-from ipc_config.settings import exit_config_error, load_dotenv_file, log_level
+from ipc_config import ChainSettings, NatsSettings, StreamSettings
+from ipc_config.settings import exit_config_error, log_level, settings_or_exit
 from steem_worker.connection import NatsRefused
 from steem_worker.logs import setup_logging
 
@@ -15,19 +15,16 @@ from broadcaster.lease import LeaseLost
 
 
 def main() -> None:
-    load_dotenv_file()
-    try:
+    with settings_or_exit(PROCESS):
         level = log_level()
         chain = ChainSettings.from_env(os.environ)
         nats = NatsSettings.from_env(os.environ)
         stream = StreamSettings.from_env(os.environ)
-    except ConfigError as err:
-        exit_config_error(PROCESS, err)
     setup_logging(PROCESS, level)
     try:
         asyncio.run(run(chain, nats, stream))
     except NatsRefused as err:
-        exit_config_error(PROCESS, ConfigError(str(err)))
+        exit_config_error(PROCESS, err)
     except LeaseLost as err:
         # Exit so that the restart loop starts us again, as the standby.
         logging.getLogger(PROCESS).error("%s is broadcasting now; stepping down", err)

@@ -4,8 +4,7 @@ import logging
 import os
 from typing import Any
 
-from ipc_config import ConfigError
-from ipc_config.settings import exit_config_error, load_dotenv_file, log_level
+from ipc_config.settings import log_level, settings_or_exit
 from steem_worker import OpMeta, Worker
 from steem_worker.logs import setup_logging
 
@@ -29,12 +28,9 @@ def build_worker(settings: WatchSettings) -> Worker:
 
 
 def main() -> None:
-    load_dotenv_file()
-    try:
+    with settings_or_exit(PROCESS):
         settings = WatchSettings.from_env(os.environ)
         level = log_level()
-    except ConfigError as err:
-        exit_config_error(PROCESS, err)
     setup_logging(PROCESS, level)
     if not settings.accounts:
         log.info("WATCH_ACCOUNTS is not set: printing transfers of every account")
