@@ -17,7 +17,9 @@ from ipc_config import ConfigError, NatsSettings, StreamSettings, stream_config
 from ipc_config.contract import STREAM_NAME
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig
 from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +172,18 @@ async def ensure_stream(
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), RECONNECT_WAIT)
     return False
+
+
+async def ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> KeyValue:
+    """The key-value bucket of `config`, created on first use by whichever process is first."""
+    try:
+        return await js.key_value(config.bucket)
+    except nats.js.errors.BucketNotFoundError:
+        pass
+    try:
+        return await js.create_key_value(config)
+    except BadRequestError:  # another process created it meanwhile
+        return await js.key_value(config.bucket)
 
 
 async def connect_unless_stopped(

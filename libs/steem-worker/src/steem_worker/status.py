@@ -19,8 +19,9 @@ import nats.errors
 from ipc_config import STATUS_BUCKET, STATUS_INTERVAL, STATUS_TTL, process_status_key
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BadRequestError, BucketNotFoundError
 from nats.js.kv import KeyValue
+
+from steem_worker.connection import ensure_bucket
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +29,16 @@ log = logging.getLogger(__name__)
 async def status_bucket(js: JetStreamContext, replicas: int = 1) -> KeyValue:
     """The status bucket, created on first use (in memory: it is only live state), with as
     many copies as the stream, so that it survives a cluster node going down."""
-    try:
-        return await js.key_value(STATUS_BUCKET)
-    except BucketNotFoundError:
-        pass
-    config = KeyValueConfig(
-        bucket=STATUS_BUCKET,
-        history=1,
-        ttl=STATUS_TTL,
-        storage=StorageType.MEMORY,
-        replicas=replicas,
+    return await ensure_bucket(
+        js,
+        KeyValueConfig(
+            bucket=STATUS_BUCKET,
+            history=1,
+            ttl=STATUS_TTL,
+            storage=StorageType.MEMORY,
+            replicas=replicas,
+        ),
     )
-    try:
-        return await js.create_key_value(config)
-    except BadRequestError:  # another process created it first
-        return await js.key_value(STATUS_BUCKET)
 
 
 def instance_name(process: str) -> str:

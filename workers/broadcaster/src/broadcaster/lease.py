@@ -22,6 +22,7 @@ from ipc_config import LEASE_BUCKET, LEASE_KEY, LEASE_TTL
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
+from steem_worker.connection import ensure_bucket
 from steem_worker.status import instance_name
 
 log = logging.getLogger(__name__)
@@ -41,17 +42,12 @@ def owner_name(process: str) -> str:
 
 
 async def lease_bucket(js: JetStreamContext, ttl: float, replicas: int) -> KeyValue:
-    try:
-        return await js.key_value(LEASE_BUCKET)
-    except nats.js.errors.BucketNotFoundError:
-        pass
-    config = KeyValueConfig(
-        bucket=LEASE_BUCKET, history=1, ttl=ttl, storage=StorageType.FILE, replicas=replicas
+    return await ensure_bucket(
+        js,
+        KeyValueConfig(
+            bucket=LEASE_BUCKET, history=1, ttl=ttl, storage=StorageType.FILE, replicas=replicas
+        ),
     )
-    try:
-        return await js.create_key_value(config)
-    except nats.js.errors.BadRequestError:  # created by the other broadcaster meanwhile
-        return await js.key_value(LEASE_BUCKET)
 
 
 class Lease:
