@@ -38,6 +38,15 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, every
         time.sleep(every)
 
 
+def wait_showing(condition, timeout: float, what: str, *procs: "Proc"):
+    """wait_until, and on a timeout the last lines the given processes logged."""
+    try:
+        return wait_until(condition, timeout, what)
+    except AssertionError as err:
+        tails = [f"--- {proc.name}:\n" + "\n".join(proc.stderr.lines[-12:]) for proc in procs]
+        raise AssertionError("\n".join([str(err), *tails])) from None
+
+
 class LineCollector:
     """Reads a pipe in a thread and keeps every line, so a test can wait for one."""
 

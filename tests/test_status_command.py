@@ -14,19 +14,10 @@ from datetime import datetime
 import nats
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from support import BIN, Proc, free_port, wait_until
+from support import BIN, free_port, wait_showing, wait_until
 
 NO_BROADCASTER = "no broadcaster report: is the broadcaster running?"
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
-
-
-def wait_showing(condition, timeout: float, what: str, *procs: Proc):
-    """wait_until, and on a timeout the last lines the given processes logged."""
-    try:
-        return wait_until(condition, timeout, what)
-    except AssertionError as err:
-        tails = [f"--- {proc.name}:\n" + "\n".join(proc.stderr.lines[-12:]) for proc in procs]
-        raise AssertionError("\n".join([str(err), *tails])) from None
 
 
 def status_env(nats_url: str) -> dict[str, str]:

@@ -11,19 +11,10 @@ from decimal import Decimal
 
 import pytest
 from replay_node.archive import amount_to_string, load_archive, write_archive
-from support import BIN, Proc, wait_until
+from support import BIN, wait_showing, wait_until
 
 WATCHED = {"blocktrades", "admin", "darienle", "fagetara"}
 MEMOS = ["", 'order 1234 "express"', "merci, ça marche ✓", "line one\nline two"]
-
-
-def wait_showing(condition, timeout: float, what: str, *procs: Proc):
-    """wait_until, and on a timeout the last lines the given processes logged."""
-    try:
-        return wait_until(condition, timeout, what)
-    except AssertionError as err:
-        tails = [f"--- {proc.name}:\n" + "\n".join(proc.stderr.lines[-12:]) for proc in procs]
-        raise AssertionError("\n".join([str(err), *tails])) from None
 
 
 def sample_with_memos(path) -> list[dict]:
