@@ -330,6 +330,19 @@ def _bars(ax, labels: list[str], values: list[float], colors: list[str]) -> None
     ax.set_xlabel("archive blocks per second")
 
 
+def _bars_with_pipeline(ax, labels: list, values: list, colors: list, pipeline: dict) -> None:
+    """The stages' bars, then the pipeline's (broadcaster alone, and end to end)."""
+    if pipeline.get("blocks_per_s"):
+        labels = [*labels, "pipeline: broadcaster", "pipeline: end to end"]
+        values = [
+            *values,
+            pipeline["blocks"] / pipeline["timeline_s"]["published"],
+            pipeline["blocks_per_s"],
+        ]
+        colors = [*colors, "tab:orange", "tab:red"]
+    _bars(ax, labels, values, colors)
+
+
 def _throughput_panel(ax, loop: dict, title: str) -> None:
     stages = [
         loop["beem_fastest"],
@@ -346,14 +359,7 @@ def _throughput_panel(ax, loop: dict, title: str) -> None:
     values = [m["blocks_per_s"] for m in stages]
     colors = ["tab:blue", "lightsteelblue", "tab:green", "tab:olive"]
     pipeline = loop["pipeline"]
-    if pipeline.get("blocks_per_s"):
-        labels += ["pipeline: broadcaster", "pipeline: end to end"]
-        values += [
-            pipeline["blocks"] / pipeline["timeline_s"]["published"],
-            pipeline["blocks_per_s"],
-        ]
-        colors += ["tab:orange", "tab:red"]
-    _bars(ax, labels, values, colors)
+    _bars_with_pipeline(ax, labels, values, colors, pipeline)
     goal = LOOPBACK_SHARE * slowest_baseline(loop)["blocks_per_s"]
     ax.axvline(goal, color="k", linestyle="--", label=f"goal: 0.5x slowest baseline ({goal:,.0f})")
     ax.legend(loc="lower right")
@@ -365,14 +371,7 @@ def _latency_bars_panel(ax, lat: dict) -> None:
     values = [lat["beem_default"]["blocks_per_s"], lat["beem_batched"]["blocks_per_s"]]
     colors = ["lightsteelblue", "tab:blue"]
     pipeline = lat["pipeline"]
-    if pipeline.get("blocks_per_s"):
-        labels += ["pipeline: broadcaster", "pipeline: end to end"]
-        values += [
-            pipeline["blocks"] / pipeline["timeline_s"]["published"],
-            pipeline["blocks_per_s"],
-        ]
-        colors += ["tab:orange", "tab:red"]
-    _bars(ax, labels, values, colors)
+    _bars_with_pipeline(ax, labels, values, colors, pipeline)
     goal = LATENCY_FACTOR * lat["beem_default"]["blocks_per_s"]
     ax.axvline(goal, color="k", linestyle="--", label=f"goal: 25x beem default ({goal:,.0f})")
     ax.legend(loc="lower right")
