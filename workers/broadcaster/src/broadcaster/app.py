@@ -22,7 +22,6 @@ from broadcaster.follow import FORK_MEMORY, Batch, Follower
 from broadcaster.lease import Lease, owner_name
 from broadcaster.progress import Progress
 from broadcaster.publisher import Checkpoint, Publisher
-from broadcaster.publisher import Stopped as PublishStopped
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ async def _broadcast(
     js = nc.jetstream()
     publisher = Publisher(nc, stop)
     checkpoint = await publisher.checkpoint()
-    already_stored = await publisher.stored_since_checkpoint()
+    already_stored = await publisher.stored_since(checkpoint)
     # In head mode a fork can replace the last blocks we published: remember their ids.
     depth = FORK_MEMORY if chain.mode == "head" else 1
     known_ids = await publisher.recent_block_ids(checkpoint, depth)
@@ -181,7 +180,7 @@ async def _publish_batches(
                 return
             try:
                 await publisher.publish(batch, already_stored)
-            except PublishStopped:
+            except Stopped:
                 return
             already_stored = set()
             target = target_of(batch.tip, mode)

@@ -40,7 +40,7 @@ class NodeError(Exception):
 
 
 class Stopped(Exception):
-    """The process is shutting down."""
+    """The process is shutting down (while reading the chain or retrying a publish)."""
 
 
 @dataclass(frozen=True)

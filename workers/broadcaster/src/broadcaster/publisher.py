@@ -39,6 +39,7 @@ from ipc_config import (
 from nats.aio.client import Client
 
 from broadcaster.blocks import Block, Operation
+from broadcaster.chain import Stopped
 from broadcaster.follow import Batch, Fork
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,6 @@ class OutOfStep(Exception):
 PUBLISH_ERRORS = (nats.errors.Error, asyncio.TimeoutError, OSError, OutOfStep)
 HEADERS_ROOM = 4096  # bytes kept for headers under the server's max_payload
 RECENT_SCAN_PER_BLOCK = 100  # stream messages looked through per block id remembered
-
-
-class Stopped(Exception):
-    """Shutdown was asked for while a block could not be stored."""
 
 
 @dataclass(frozen=True)
@@ -152,12 +149,11 @@ class Publisher:
         body = json.loads(msg.data)
         return Checkpoint(int(body["block_num"]), body["block_id"], msg.seq)
 
-    async def stored_since_checkpoint(self) -> set[str]:
-        """Message ids of what the stream holds after the last `steem.block`."""
+    async def stored_since(self, checkpoint: Checkpoint | None) -> set[str]:
+        """Message ids of what the stream holds after the checkpoint (the last `steem.block`)."""
         state = (await self._js.stream_info(STREAM_NAME)).state
         if state.messages == 0:
             return set()
-        checkpoint = await self.checkpoint()
         return await self._ids_after(checkpoint.seq if checkpoint else 0, state.last_seq)
 
     async def _ids_after(self, seq: int, last_seq: int) -> set[str]:
