@@ -10,15 +10,16 @@
 
 The worker reads through a durable JetStream pull consumer named after it, so a worker
 that dies resumes where it stopped, and several copies of it share the work. A message is
-acknowledged only after its handler returns (and the server has confirmed the ack, so a
-crash redelivers at most the one message in hand). A handler that raises KeyError,
-TypeError or ValueError met data it cannot use: the message is logged and terminated, never
-redelivered. Any other exception is taken as passing trouble: the message is redelivered
-after `retry_delay`, and terminated with a log line after `max_deliver` attempts.
+acknowledged only after its handler returns, and the server confirms the ack, so a crash
+redelivers at most the one message in hand (see `steem_worker.delivery` for how NATS
+outages, slow handlers and lost acks are kept from making anything run twice). A handler
+that raises KeyError, TypeError or ValueError met data it cannot use: the message is
+logged and terminated, never redelivered. Any other exception is taken as passing
+trouble: the message is redelivered after `retry_delay`, and terminated with a log line
+after `max_deliver` attempts.
 
 A worker takes up to `batch_size` messages at a time. If it is killed, the ones it had
-not yet acknowledged go to the next worker (or its restart) after `ack_wait` seconds; a
-handler should finish well within that time, or the message is handled twice.
+not yet acknowledged go to the next worker (or its restart) after `ack_wait` seconds.
 """
 
 import asyncio
@@ -27,7 +28,6 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +46,14 @@ from ipc_config import (
     op_subject,
 )
 from ipc_config.settings import exit_config_error, log_level, settings_or_exit
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 
 from steem_worker.connection import NatsRefused, close, connect_unless_stopped, ensure_stream
+from steem_worker.delivery import Batch, HandledIds, confirm_ack, kept_alive
 from steem_worker.logs import setup_logging
 from steem_worker.shutdown import stop_event
 from steem_worker.status import StatusReporter
@@ -62,6 +64,8 @@ _DATA_ERRORS = (KeyError, TypeError, ValueError)
 # Seconds a pull waits for messages. nats-py returns at once when messages are there,
 # but a waiting pull returns only when full or expired: this bounds live latency too.
 _FETCH_WAIT = 0.25
+# Ids of handled messages remembered, to recognise one the server gives us again.
+_HANDLED_MEMORY = 10_000
 
 
 @dataclass(frozen=True)
@@ -174,8 +178,7 @@ class Worker:
             reporter = StatusReporter(js, self.name, replicas=stream_settings.replicas)
             reporter.start()
             try:
-                await self._consume(subscription, stop)
-                await self._hand_back(subscription)
+                await _Consumer(self, nc, subscription, stop).run()
             finally:
                 await reporter.stop()
                 with contextlib.suppress(nats.errors.Error):
@@ -198,12 +201,33 @@ class Worker:
         await js.add_consumer(STREAM_NAME, config)
         return await js.pull_subscribe_bind(durable=self.name, stream=STREAM_NAME)
 
-    async def _consume(
-        self, subscription: JetStreamContext.PullSubscription, stop: asyncio.Event
+
+class _Consumer:
+    """One run of a worker: fetch batches, hand each message to its handler, ack it."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        nc: Client,
+        subscription: JetStreamContext.PullSubscription,
+        stop: asyncio.Event,
     ) -> None:
-        while not stop.is_set():
+        self._worker = worker
+        self._nc = nc
+        self._subscription = subscription
+        self._stop = stop
+        self._handled = HandledIds(_HANDLED_MEMORY)
+
+    async def run(self) -> None:
+        await self._consume()
+        await self._hand_back_leftovers()
+
+    async def _consume(self) -> None:
+        batch_size = self._worker.batch_size
+        while not self._stop.is_set():
             try:
-                messages = await subscription.fetch(self.batch_size, timeout=_FETCH_WAIT)
+                batch = Batch(self._nc, self._worker.ack_wait)
+                messages = await self._subscription.fetch(batch_size, timeout=_FETCH_WAIT)
             except (FetchTimeoutError, nats.errors.TimeoutError, TimeoutError):
                 continue
             except nats.errors.ConnectionClosedError:
@@ -213,29 +237,42 @@ class Worker:
                 await asyncio.sleep(_FETCH_WAIT)
                 continue
             for index, msg in enumerate(messages):
-                if stop.is_set():
+                if not batch.still_ours():
+                    # NATS was lost or time ran out since the fetch: the server may have
+                    # given these out again already, so we neither handle them nor hand
+                    # them back (a late nak would pull one away from the copy holding it).
+                    log.info(
+                        "leaving %d messages fetched before NATS was lost or too long ago; "
+                        "the server gives them out again",
+                        len(messages) - index,
+                    )
+                    break
+                if self._stop.is_set():
                     # Hand back what we will not handle, so another copy can take it now.
-                    for unhandled in messages[index:]:
-                        await unhandled.nak()
+                    await _nak_all(messages[index:])
                     return
                 await self._handle(msg)
 
-    async def _hand_back(self, subscription: JetStreamContext.PullSubscription) -> None:
+    async def _hand_back_leftovers(self) -> None:
         """Nak what reached us after the last fetch, so the next worker gets it at once.
 
         A pull request can still deliver a message just as it expires; left alone, such a
         message would wait `ack_wait` seconds before anyone else may have it.
         """
         try:
-            leftovers = await subscription.fetch(self.batch_size, timeout=_FETCH_WAIT)
+            leftovers = await self._subscription.fetch(self._worker.batch_size, timeout=_FETCH_WAIT)
         except (FetchTimeoutError, nats.errors.Error, TimeoutError):
             return
-        for msg in leftovers:
-            await msg.nak()
+        await _nak_all(leftovers)
 
     async def _handle(self, msg: Msg) -> None:
         meta = OpMeta.from_msg(msg)
         where = f"{msg.subject} block {meta.block_num} ({meta.msg_id or 'no id'})"
+        if meta.msg_id and meta.msg_id in self._handled:
+            # Our ack of it was lost (nats-server killed, say): the server gave it out again.
+            log.info("%s came again after it was handled here; acknowledging it", where)
+            await self._ack(msg, where)
+            return
         try:
             op = json.loads(msg.data)
             if not isinstance(op, dict):
@@ -244,46 +281,38 @@ class Worker:
             log.error("malformed message on %s: %s; dropped", where, err)
             await msg.term()
             return
-        route = self._handlers[msg.subject]
+        route = self._worker._handlers[msg.subject]
         try:
             if route.when is not None and not route.when(op):
                 await msg.ack()  # nothing was done: no need to wait for the server
                 return
-            await route.handler(op, meta)
+            async with kept_alive(msg, self._worker.ack_wait):
+                await route.handler(op, meta)
         except _DATA_ERRORS as err:
             log.error("cannot handle %s: %s: %s; dropped", where, type(err).__name__, err)
             await msg.term()
             return
         except Exception as err:
-            if meta.delivery >= self.max_deliver:
-                log.error(
-                    "handler failed on %s %d times (%r); giving up", where, meta.delivery, err
-                )
-                await msg.term()
-            else:
-                log.warning(
-                    "handler failed on %s (%r); retry in %.0f s", where, err, self.retry_delay
-                )
-                await msg.nak(delay=self.retry_delay)
+            await self._retry_later(msg, meta, where, err)
             return
+        if meta.msg_id:
+            self._handled.add(meta.msg_id)
         await self._ack(msg, where)
 
-    async def _ack(self, msg: Msg, where: str) -> None:
-        """Acknowledge and wait for the server's confirmation, retrying while it can help.
+    async def _retry_later(self, msg: Msg, meta: OpMeta, where: str, err: Exception) -> None:
+        max_deliver, retry_delay = self._worker.max_deliver, self._worker.retry_delay
+        if meta.delivery >= max_deliver:
+            log.error("handler failed on %s %d times (%r); giving up", where, meta.delivery, err)
+            await msg.term()
+        else:
+            log.warning("handler failed on %s (%r); retry in %.0f s", where, err, retry_delay)
+            await msg.nak(delay=retry_delay)
 
-        While a cluster moves the consumer to another node, acks go unanswered for a few
-        seconds; giving up at once would let the message be redelivered and handled twice.
-        """
-        deadline = time.monotonic() + self.ack_wait
-        delay = 0.1
-        while True:
-            try:
-                await msg.ack_sync(timeout=2)
-                return
-            except nats.errors.Error as err:
-                if time.monotonic() + delay >= deadline:
-                    # The server will redeliver it after ack_wait; it may be handled twice.
-                    log.warning("ack of %s not confirmed (%s); it may be redelivered", where, err)
-                    return
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+    async def _ack(self, msg: Msg, where: str) -> None:
+        await confirm_ack(msg, self._nc, self._worker.ack_wait, self._stop, where)
+
+
+async def _nak_all(messages: list[Msg]) -> None:
+    for msg in messages:
+        with contextlib.suppress(nats.errors.Error):
+            await msg.nak()

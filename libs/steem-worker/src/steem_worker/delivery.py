@@ -1,0 +1,115 @@
+"""The rules that keep a worker from handling one message twice.
+
+JetStream gives a message to a consumer for `ack_wait` seconds; if no ack reaches the
+server by then, the message goes out again (to this copy of the worker or another). So a
+message is handled twice when its ack is lost, or when it is handled after its time ran
+out. Each piece here closes one of those gaps:
+
+- `Batch`: a fetched message is handled only while it is still ours: fetched less than
+  `ack_wait` ago, on a connection that has not been lost since. The rest of a stale batch
+  is left to the server, which gives it out again.
+- `kept_alive`: while a slow handler runs, tell the server we are still working on it.
+- `confirm_ack`: an ack is retried until the server confirms it, for as long as NATS is
+  away (a nats-server restart keeps the message ours), and for `ack_wait` once it answers.
+- `HandledIds`: if the server gives us a message again that this process has handled
+  (its ack was lost, say when nats-server was killed before writing it down), it is acked,
+  not handled. Messages are known by their Nats-Msg-Id, unique to each operation.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+log = logging.getLogger(__name__)
+
+# A batch's messages are handled only within this share of ack_wait after the fetch: the
+# rest of the time is a margin for the ack to reach the server.
+_FRESH_SHARE = 0.7
+_ACK_TIMEOUT = 2.0
+_RETRY_MAX = 1.0
+
+
+class Batch:
+    """Messages fetched together, and whether they are still ours to handle."""
+
+    def __init__(self, nc: Client, ack_wait: float) -> None:
+        self._nc = nc
+        self._reconnects = nc.stats["reconnects"]
+        self._fresh_until = time.monotonic() + ack_wait * _FRESH_SHARE
+
+    def still_ours(self) -> bool:
+        return (
+            self._nc.is_connected
+            and self._nc.stats["reconnects"] == self._reconnects
+            and time.monotonic() < self._fresh_until
+        )
+
+
+@contextlib.asynccontextmanager
+async def kept_alive(msg: Msg, ack_wait: float) -> AsyncIterator[None]:
+    """While the block runs, tell the server every third of ack_wait that we work on `msg`."""
+
+    async def keep_alive() -> None:
+        while True:
+            await asyncio.sleep(ack_wait / 3)
+            with contextlib.suppress(nats.errors.Error):
+                await msg.in_progress()
+
+    beat = asyncio.create_task(keep_alive())
+    try:
+        yield
+    finally:
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
+
+
+async def confirm_ack(
+    msg: Msg, nc: Client, ack_wait: float, stop: asyncio.Event, where: str
+) -> bool:
+    """Ack `msg` and wait for the server to confirm it. Returns whether it did.
+
+    While NATS is away we keep trying: the server cannot give the message to anyone else
+    meanwhile, and the ack goes out the moment the connection is back. Once the server
+    answers again, we try for `ack_wait` (a cluster moving the consumer to another node
+    leaves acks unanswered for a few seconds).
+    """
+    give_up_at: float | None = None
+    delay = 0.1
+    while True:
+        try:
+            await msg.ack_sync(timeout=_ACK_TIMEOUT)
+            return True
+        except nats.errors.Error as err:
+            now = time.monotonic()
+            if nc.is_connected:
+                give_up_at = give_up_at or now + ack_wait
+            if nc.is_closed or stop.is_set() or (give_up_at and now >= give_up_at):
+                # The server will give it out again after ack_wait: it may be handled twice.
+                log.warning("ack of %s not confirmed (%s); it may be redelivered", where, err)
+                return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _RETRY_MAX)
+
+
+class HandledIds:
+    """The ids of the last `size` messages this process handled."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, msg_id: str) -> None:
+        self._ids[msg_id] = None
+        if len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, msg_id: str) -> bool:
+        return msg_id in self._ids

@@ -1,0 +1,232 @@
+"""A worker handles each message once, even when NATS goes away, a handler is slow, or
+an ack is lost. Each test runs real nats-servers; ack_wait is cut to a second so the
+server's redeliveries come quickly.
+"""
+
+import asyncio
+import json
+import logging
+
+import nats
+from ipc_config import NatsSettings, StreamSettings
+from steem_worker import Worker
+from steem_worker.connection import ensure_stream
+from steem_worker.delivery import HandledIds
+from support import BIN, free_port
+
+STREAM = StreamSettings.from_env({})
+ACK_WAIT = 1.0
+
+
+async def publish_comments(url: str, count: int) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await ensure_stream(js, STREAM)
+    for n in range(count):
+        await js.publish(
+            "steem.op.comment",
+            json.dumps({"n": n}).encode(),
+            headers={"Nats-Msg-Id": f"blk/0/{n}", "Steem-Block-Num": "1"},
+        )
+    await nc.close()
+
+
+async def consumer_info(url: str):
+    """The info of the consumer "tester", or None before a worker creates it."""
+    nc = await nats.connect(url)
+    try:
+        return await nc.jetstream().consumer_info("STEEM", "tester")
+    except nats.js.errors.NotFoundError:
+        return None
+    finally:
+        await nc.close()
+
+
+async def settled_consumer(url: str, timeout: float = 20):
+    """The consumer's info once nothing is pending or waiting for an ack."""
+    async with asyncio.timeout(timeout):
+        while True:
+            info = await consumer_info(url)
+            if info and info.num_pending == 0 and info.num_ack_pending == 0:
+                return info
+            await asyncio.sleep(0.1)
+
+
+async def wait_for_pull_request(url: str, timeout: float = 20) -> None:
+    """Until a copy of the worker waits for messages."""
+    async with asyncio.timeout(timeout):
+        while not ((info := await consumer_info(url)) and info.num_waiting):
+            await asyncio.sleep(0.05)
+
+
+def serving(worker: Worker, url: str, stop: asyncio.Event) -> asyncio.Task:
+    settings = NatsSettings.from_env({"NATS_URL": url})
+    return asyncio.create_task(worker.serve(settings, STREAM, stop))
+
+
+async def wait_for(condition, timeout: float, what: str) -> None:
+    try:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+def test_an_outage_longer_than_ack_wait_during_an_ack_runs_nothing_twice(nats_server):
+    """NATS stops while a handler runs and stays away three times ack_wait: the worker
+    waits to confirm that ack, and does not handle the rest of its batch meanwhile."""
+
+    async def back_after_a_while() -> None:
+        await asyncio.sleep(3 * ACK_WAIT)
+        await asyncio.to_thread(nats_server.start)
+
+    async def scenario():
+        await publish_comments(nats_server.url, 10)
+        worker, seen, stop = Worker("tester", ack_wait=ACK_WAIT), [], asyncio.Event()
+        outages = []
+
+        @worker.on("comment")
+        async def handler(op, meta):
+            seen.append(op["n"])
+            if not outages:
+                await asyncio.to_thread(nats_server.stop)
+                outages.append(asyncio.create_task(back_after_a_while()))
+
+        task = serving(worker, nats_server.url, stop)
+        await wait_for(lambda: len(set(seen)) == 10, 30, "every message handled")
+        info = await settled_consumer(nats_server.url)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        return seen, info
+
+    seen, info = asyncio.run(scenario())
+    assert seen == list(range(10))
+    assert info.ack_floor.stream_seq == 10
+
+
+def test_copies_sharing_a_consumer_do_not_both_run_a_batch_stranded_by_an_outage(nats_server):
+    """The first copy holds a whole batch when NATS goes away, the second one waits for
+    messages. After the outage the server gives the stranded messages out again at once:
+    the first copy must leave what it had not handled instead of handling it as well.
+
+    Only the message in hand at the outage may run twice: its ack races the second copy's
+    first pull when the server comes back."""
+
+    async def outage() -> None:
+        await asyncio.to_thread(nats_server.stop)
+        await asyncio.sleep(2 * ACK_WAIT)
+        await asyncio.to_thread(nats_server.start)
+
+    async def scenario():
+        await publish_comments(nats_server.url, 20)
+        stop, handled = asyncio.Event(), []
+        tasks: list[asyncio.Task] = []
+        first, second = (Worker("tester", ack_wait=ACK_WAIT) for _ in range(2))
+
+        @first.on("comment")
+        async def slow_first(op, meta):
+            handled.append(("first", op["n"]))
+            if len(tasks) == 1:  # the first message: start the second copy, then the outage
+                tasks.append(serving(second, nats_server.url, stop))
+                await wait_for_pull_request(nats_server.url)
+                tasks.append(asyncio.create_task(outage()))
+            await asyncio.sleep(0.1)  # the batch outlasts ack_wait once NATS is back
+
+        @second.on("comment")
+        async def quick_second(op, meta):
+            handled.append(("second", op["n"]))
+
+        tasks.append(serving(first, nats_server.url, stop))
+        await wait_for(lambda: len({n for _, n in handled}) == 20, 40, "every message handled")
+        info = await settled_consumer(nats_server.url)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        return handled, info
+
+    handled, info = asyncio.run(scenario())
+    numbers = sorted(n for _, n in handled)
+    assert set(numbers) == set(range(20))
+    assert numbers in (list(range(20)), [0, *range(20)]), f"handled twice: {handled}"
+    assert {who for who, _ in handled} == {"first", "second"}, "the second copy took no share"
+    assert info.ack_floor.stream_seq == 20
+
+
+def test_a_handler_slower_than_ack_wait_keeps_its_message(nats_server):
+    """While one copy works on a message for 2.5 × ack_wait, the other copy, fetching all
+    the time, must not get it."""
+
+    async def scenario():
+        stop, handled = asyncio.Event(), []
+        copies = [Worker("tester", ack_wait=ACK_WAIT) for _ in range(2)]
+        for name, copy in zip(("a", "b"), copies, strict=True):
+
+            @copy.on("comment")
+            async def slow(op, meta, name=name):
+                handled.append((name, op["n"], meta.delivery))
+                await asyncio.sleep(2.5 * ACK_WAIT)
+
+        await publish_comments(nats_server.url, 1)
+        tasks = [serving(copy, nats_server.url, stop) for copy in copies]
+        info = await settled_consumer(nats_server.url)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        return handled, info
+
+    handled, info = asyncio.run(scenario())
+    assert len(handled) == 1, f"handled more than once: {handled}"
+    assert info.num_redelivered == 0
+
+
+def test_a_message_whose_ack_is_lost_is_not_handled_again_when_it_comes_back(
+    procs, tmp_path, caplog
+):
+    """A server that drops every ack (the worker's user may not publish acks) gives the
+    message out again and again; the worker handles it once and acks the repeats."""
+    port = free_port()
+    config = tmp_path / "nats.conf"
+    config.write_text(
+        f"""
+        listen: 127.0.0.1:{port}
+        jetstream {{ store_dir: "{tmp_path / "js"}" }}
+        authorization {{ users = [
+            {{ user: publisher, password: publisher }}
+            {{ user: worker, password: worker,
+               permissions: {{ publish: {{ allow: ">", deny: "$JS.ACK.>" }} }} }}
+        ] }}
+        """
+    )
+    server = procs([BIN / "nats-server", "-c", config], name="nats-server")
+    server.stderr.wait_for("Server is ready", timeout=15)
+
+    async def scenario():
+        await publish_comments(f"nats://publisher:publisher@127.0.0.1:{port}", 1)
+        worker, deliveries, stop = Worker("tester", ack_wait=ACK_WAIT), [], asyncio.Event()
+
+        @worker.on("comment")
+        async def handler(op, meta):
+            deliveries.append(meta.delivery)
+
+        task = serving(worker, f"nats://worker:worker@127.0.0.1:{port}", stop)
+        await wait_for(
+            lambda: any("came again" in r.getMessage() for r in caplog.records),
+            20,
+            "the message to come again",
+        )
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        return deliveries
+
+    with caplog.at_level(logging.INFO):
+        deliveries = asyncio.run(scenario())
+    assert deliveries == [1]
+    again = [r.getMessage() for r in caplog.records if "came again" in r.getMessage()]
+    assert "steem.op.comment block 1 (blk/0/0) came again after it was handled here" in again[0]
+
+
+def test_handled_ids_remember_the_most_recent_ones():
+    handled = HandledIds(3)
+    for msg_id in ("a", "b", "c", "d"):
+        handled.add(msg_id)
+    assert "a" not in handled
+    assert all(msg_id in handled for msg_id in ("b", "c", "d"))
