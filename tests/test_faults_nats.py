@@ -165,10 +165,9 @@ def test_a_30_s_nats_outage_loses_nothing_and_buffers_nothing(
             f"{len(posts)} posts, {repeats(printed)} repeated, {len(missing)} missing "
             f"({missing[:2]}); "
             + first_difference(printed, posts)
-            + "\nbot warnings:\n"
-            + "\n".join(
-                line for line in bot_log.splitlines() if " WARNING " in line or " ERROR " in line
-            )[-2500:]
+            + f"\nprinted twice: {sorted({u for u in printed if printed.count(u) > 1})[:10]}"
+            + "\nbot log from the outage on:\n"
+            + "\n".join(lines_between(bot_log, down_clock, "99:99:99")[:40])
         )
     for loop in (broadcaster_loop, bot_loop):
         loop.signal(signal.SIGTERM)
