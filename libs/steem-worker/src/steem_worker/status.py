@@ -55,8 +55,10 @@ class StatusReporter:
         process: str,
         interval: float = STATUS_INTERVAL,
         replicas: int = 1,
+        state: str = "running",
     ) -> None:
         self._js = js
+        self._state = state
         self._replicas = replicas
         self._interval = interval
         self.instance = instance_name(process)
@@ -80,6 +82,12 @@ class StatusReporter:
         """Fields of the process's own, written with the next report."""
         self._fields.update(fields)
 
+    def set_state(self, state: str) -> None:
+        """`running`, `standby`... written at once."""
+        if state != self._state:
+            self._state = state
+            self._wake.set()
+
     def also_write(self, key: str, value: dict[str, Any]) -> None:
         """Another key written at each report (the broadcaster's `broadcaster` key).
 
@@ -102,11 +110,13 @@ class StatusReporter:
 
     async def _run(self) -> None:
         while True:
+            self._wake.clear()
             try:
-                await self._write("running")
+                await self._write(self._state)
             except (TimeoutError, nats.errors.Error, OSError) as err:
                 log.debug("status report failed: %r", err)
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
 
     async def _write(self, state: str) -> None:
         if self._bucket is None:
