@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 
 import nats
 from replay_node.archive import load_archive
@@ -22,6 +23,21 @@ async def lease_owner(url: str) -> str | None:
         return None
     finally:
         await nc.close()
+
+
+def broadcaster_states(url: str, cwd) -> dict[str, str]:
+    """Instance -> state of each broadcaster, as `steem-status --json` shows them."""
+    result = subprocess.run(
+        [BIN / "steem-status", "--json"],
+        env={**os.environ, "NATS_URL": url},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 0, result.stderr
+    processes = json.loads(result.stdout)["processes"]
+    return {p["instance"]: p["state"] for p in processes if p["process"] == "broadcaster"}
 
 
 def test_a_standby_takes_over_from_a_killed_broadcaster_without_loss_or_duplicates(
@@ -52,6 +68,14 @@ def test_a_standby_takes_over_from_a_killed_broadcaster_without_loss_or_duplicat
             "a new lease holder",
         )
         owners.append(owner)
+        if len(owners) == 1:
+            standby = ({"broadcaster.1", "broadcaster.2"} - {owner.split("@")[0]}).pop()
+            expected = {owner.split("@")[0]: "running", standby: "standby"}
+            wait_until(
+                lambda expected=expected: broadcaster_states(nats_server.url, tmp_path) == expected,
+                20,
+                f"steem-status to show {expected}",
+            )
         at = last_block(nats_server.url) or 0
         wait_until(
             lambda at=at: (last_block(nats_server.url) or 0) >= at + 30, 30, "30 more blocks"

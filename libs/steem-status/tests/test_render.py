@@ -46,9 +46,10 @@ def test_a_report_is_stale_after_three_intervals():
     assert process_status("process.x", {}, NOW).stale  # no time at all: stale
 
 
-def test_uptime_is_live_while_running_and_frozen_once_stopped_or_stale():
+def test_uptime_is_live_while_running_or_standing_by_and_frozen_once_stopped_or_stale():
     report = {"state": "running", "started_at": NOW - 100, "uptime": 95.0, "updated_at": NOW - 5}
     assert process_status("process.a", report, NOW).uptime == 100
+    assert process_status("process.a", {**report, "state": "standby"}, NOW).uptime == 100
     assert process_status("process.a", {**report, "state": "stopped"}, NOW).uptime == 95.0
     assert process_status("process.a", {**report, "updated_at": NOW - 60}, NOW).uptime == 95.0
 

@@ -67,7 +67,7 @@ class ProcessStatus:
     key: str
     process: str | None
     instance: str  # `bot.1` under honcho; from the key if the report has none
-    state: str | None  # running or stopped
+    state: str | None  # starting, running, standby (a broadcaster waiting), or stopped
     pid: int | None
     host: str | None
     restarts: int | None  # restarts by its restart loop
@@ -137,7 +137,7 @@ def process_status(key: str, report: dict[str, Any], now: float) -> ProcessStatu
     age = _age(updated_at, now)
     state, started_at = _str(report.get("state")), _float(report.get("started_at"))
     uptime = _float(report.get("uptime"))
-    if state == "running" and not _is_stale(age) and started_at is not None:
+    if state not in (None, "stopped") and not _is_stale(age) and started_at is not None:
         uptime = now - started_at  # live; otherwise as of its last report
     return ProcessStatus(
         key=key,

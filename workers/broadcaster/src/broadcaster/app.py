@@ -113,13 +113,20 @@ async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) 
         js = nc.jetstream()
         if not await ensure_stream(js, stream, stop):
             return
-        lease = Lease(js, owner_name(PROCESS), replicas=stream.replicas)
-        if not await lease.acquire(stop):
-            return
+        # Reports from the start, so that steem-status shows a standby broadcaster too.
+        reporter = StatusReporter(js, PROCESS, replicas=stream.replicas, state="starting")
+        reporter.start()
         try:
-            await _broadcast(nc, chain, nats, stop, lease, stream.replicas)
+            lease = Lease(js, owner_name(PROCESS), replicas=stream.replicas)
+            if not await lease.acquire(stop, lambda holder: reporter.set_state("standby")):
+                return
+            reporter.set_state("running")
+            try:
+                await _broadcast(nc, chain, nats, stop, lease, reporter)
+            finally:
+                await lease.release()
         finally:
-            await lease.release()
+            await reporter.stop()
     finally:
         await close(nc)
     log.info("stopped")
@@ -131,9 +138,8 @@ async def _broadcast(
     nats: NatsSettings,
     stop: asyncio.Event,
     lease: Lease,
-    replicas: int,
+    reporter: StatusReporter,
 ) -> None:
-    js = nc.jetstream()
     publisher = Publisher(nc, stop)
     checkpoint = await publisher.checkpoint()
     already_stored = await publisher.stored_since(checkpoint)
@@ -146,13 +152,10 @@ async def _broadcast(
     )  # fmt: skip
     reader = ChainThread(chain, checkpoint, known_ids)
     reader.start()
-    reporter = StatusReporter(js, PROCESS, replicas=replicas)
-    reporter.start()
     try:
         await _publish_batches(reader, publisher, already_stored, chain.mode, stop, reporter, lease)
     finally:
         reader.stop()
-        await reporter.stop()
 
 
 async def _publish_batches(

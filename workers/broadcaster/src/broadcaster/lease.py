@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 
 import nats.errors
 import nats.js.errors
@@ -67,8 +68,13 @@ class Lease:
     def _value(self) -> bytes:
         return json.dumps({"owner": self.owner, "renewed_at": time.time()}).encode()
 
-    async def acquire(self, stop: asyncio.Event) -> bool:
-        """Wait until we hold the lease (True) or `stop` is set (False); then keep it."""
+    async def acquire(
+        self, stop: asyncio.Event, on_standby: Callable[[str], None] = lambda holder: None
+    ) -> bool:
+        """Wait until we hold the lease (True) or `stop` is set (False); then keep it.
+
+        `on_standby(holder)` is called when another broadcaster holds it.
+        """
         waiting_for: str | None = None
         while not stop.is_set():
             try:
@@ -80,6 +86,7 @@ class Lease:
                 if holder != waiting_for:
                     waiting_for = holder
                     log.info("standby: %s is broadcasting; waiting to take over", holder)
+                    on_standby(holder)
             except _TRANSIENT as err:
                 log.debug("lease: %r", err)
             with contextlib.suppress(asyncio.TimeoutError):
