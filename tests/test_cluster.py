@@ -52,6 +52,21 @@ def start_node(procs, node: Node, nodes: list[Node]) -> None:
     node.proc.stderr.wait_for("Server is ready", timeout=15)
 
 
+def start_cluster(procs, tmp_path: Path) -> list[Node]:
+    """Three nodes, once JetStream has elected its meta leader."""
+    nodes = [
+        Node(f"n{i}", free_port(), free_port(), tmp_path / f"n{i}" / "jetstream") for i in (1, 2, 3)
+    ]
+    for node in nodes:
+        start_node(procs, node, nodes)
+    wait_until(
+        lambda: all("metadata leader" in n.proc.stderr.text() for n in nodes),
+        30,
+        "a JetStream meta leader",
+    )
+    return nodes
+
+
 def kill_node(node: Node) -> None:
     node.proc.signal(signal.SIGKILL)
     node.proc.popen.wait(5)
@@ -109,17 +124,8 @@ def test_a_three_node_cluster_loses_and_regains_each_node_without_loss_or_duplic
     blocks = load_archive(None)
     first = int(blocks[0]["block_id"][:8], 16)
     last = int(blocks[-1]["block_id"][:8], 16)
-    nodes = [
-        Node(f"n{i}", free_port(), free_port(), tmp_path / f"n{i}" / "jetstream") for i in (1, 2, 3)
-    ]
-    for node in nodes:
-        start_node(procs, node, nodes)
+    nodes = start_cluster(procs, tmp_path)
     every_url = [n.url for n in nodes]
-    wait_until(
-        lambda: all("metadata leader" in n.proc.stderr.text() for n in nodes),
-        30,
-        "a JetStream meta leader",
-    )
 
     node = replay_node(None, "--pace", str(PACE), "--start-blocks", "1", "--irreversible-lag", "5")
     env = {
@@ -196,3 +202,47 @@ def test_a_three_node_cluster_loses_and_regains_each_node_without_loss_or_duplic
         assert f"restart-loop[{name}]: restarted" not in logs, logs
         assert "reconnected to NATS at" in logs, logs
         assert "Traceback" not in logs, logs
+
+
+async def _replicas(urls: list[str], streams: tuple[str, ...]) -> dict[str, int]:
+    nc = await nats.connect(servers=urls, allow_reconnect=False, connect_timeout=2)
+    try:
+        js = nc.jetstream(timeout=2)
+        return {name: (await js.stream_info(name)).config.num_replicas for name in streams}
+    finally:
+        await nc.close()
+
+
+def test_raising_stream_replicas_grows_the_stream_and_both_buckets(tmp_path, procs, replay_node):
+    """A system started with one replica, restarted with STREAM_REPLICAS=3: the stream, the
+    status bucket and the lease bucket all get three copies."""
+    nodes = start_cluster(procs, tmp_path)
+    every_url = [n.url for n in nodes]
+    node = replay_node(None, "--pace", "0", "--irreversible-lag", "0")
+    first = int(load_archive(None)[0]["block_id"][:8], 16)
+    streams = ("STEEM", "KV_steem_status", "KV_steem_lease")
+
+    def run_broadcaster(replicas: int) -> Proc:
+        env = {
+            "NATS_URL": ",".join(every_url),
+            "STREAM_REPLICAS": str(replicas),
+            "STEEM_NODES": node.url,
+            "START_BLOCK": str(first),
+        }
+        return procs([BIN / "broadcaster"], env=env, name=f"broadcaster-r{replicas}")
+
+    def replicas() -> dict[str, int] | None:
+        try:
+            return asyncio.run(_replicas(every_url, streams))
+        except Exception:  # a bucket not created yet, an election in progress
+            return None
+
+    one = run_broadcaster(1)
+    wait_until(lambda: replicas() == dict.fromkeys(streams, 1), 30, "everything on one replica")
+    assert one.stop() == 0
+    three = run_broadcaster(3)
+    wait_until(lambda: replicas() == dict.fromkeys(streams, 3), 30, "everything on three replicas")
+    logs = three.stderr.text()
+    assert "KV_steem_status now has 3 replicas (had 1)" in logs, logs
+    assert "KV_steem_lease now has 3 replicas (had 1)" in logs, logs
+    assert three.stop() == 0

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import ssl
 import time
+from dataclasses import replace
 from typing import Any
 
 import nats
@@ -175,15 +176,38 @@ async def ensure_stream(
 
 
 async def ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> KeyValue:
-    """The key-value bucket of `config`, created on first use by whichever process is first."""
+    """The key-value bucket of `config`, created on first use by whichever process is first,
+    with as many replicas as `config` asks (grown or shrunk along with STREAM_REPLICAS)."""
     try:
-        return await js.key_value(config.bucket)
+        bucket = await js.key_value(config.bucket)
     except nats.js.errors.BucketNotFoundError:
-        pass
+        try:
+            return await js.create_key_value(config)
+        except BadRequestError:  # another process created it meanwhile
+            bucket = await js.key_value(config.bucket)
+    await _match_replicas(js, f"KV_{config.bucket}", config.replicas)
+    return bucket
+
+
+async def _match_replicas(js: JetStreamContext, stream: str, replicas: int) -> None:
+    """Bring a bucket's stream to `replicas` copies; its other settings stay as they are.
+
+    A refusal is not fatal: the bucket works as it is (the stream itself, checked at start
+    by `ensure_stream`, is what a wrong STREAM_REPLICAS stops on).
+    """
+    info = await js.stream_info(stream)
+    had = info.config.num_replicas or 1
+    if had == replicas:
+        return
     try:
-        return await js.create_key_value(config)
-    except BadRequestError:  # another process created it meanwhile
-        return await js.key_value(config.bucket)
+        await js.update_stream(replace(info.config, num_replicas=replicas))
+    except (BadRequestError, nats.js.errors.ServerError) as err:
+        log.warning(
+            "NATS refused %d replicas for %s (%s); it keeps %d",
+            replicas, stream, err.description or err, had,
+        )  # fmt: skip
+        return
+    log.info("%s now has %d replicas (had %d)", stream, replicas, had)
 
 
 async def connect_unless_stopped(
