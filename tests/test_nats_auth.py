@@ -9,6 +9,7 @@
   JWTs are made here with Ed25519 from pycryptodomex (already installed, for beem), as
   `nsc` would make them. A missing file, or one that is not a creds file, is a
   configuration error.
+- NATS_NKEY: a file holding a user nkey seed, against a server that lists nkey users.
 """
 
 import base64
@@ -295,6 +296,66 @@ def test_a_bad_creds_file_is_a_configuration_error(problem, tmp_path, procs):
         lines = loop.stderr.text().splitlines()
         own = [line for line in lines if not line.startswith(f"restart-loop[{name}]: ")]
         assert len(own) == 1 and re.match(rf"{name}: configuration error: NATS_CREDS", own[0]), (
+            lines
+        )
+        assert "not restarting" in lines[-1]
+
+
+# --- NATS_NKEY: a seed file, for a server that lists nkey users ----------------------------
+
+
+def nkey_user_config(tmp_path: Path, user: NKey) -> Path:
+    config = tmp_path / "nkey.conf"
+    config.write_text(
+        f'authorization: {{ users: [ {{ nkey: "{user.public}" }} ] }}\n'
+        f'jetstream: {{ store_dir: "{tmp_path / "nkey-js"}" }}\n'
+    )
+    return config
+
+
+def test_an_nkey_seed_file_authenticates_against_a_server_with_nkey_users(
+    tmp_path, procs, replay_node
+):
+    user = NKey("user")
+    port = start_nats(procs, tmp_path, config=nkey_user_config(tmp_path, user))
+    steem, posts = small_chain(tmp_path, replay_node)
+    seed_file = tmp_path / "user.nk"
+    seed_file.write_text(user.seed + "\n")
+    env = {
+        "NATS_URL": f"nats://127.0.0.1:{port}",
+        "NATS_NKEY": str(seed_file),
+        "STEEM_NODES": steem,
+        "START_BLOCK": "5000",
+    }
+    loops = run_and_check_posts(procs, env, posts)
+    assert user.seed not in all_output(*loops.values())
+
+    # Another user's seed is refused: one line, no restart.
+    stranger = NKey("user")
+    stranger_file = tmp_path / "stranger.nk"
+    stranger_file.write_text(stranger.seed + "\n")
+    refused = start_workers(
+        procs, {"NATS_URL": f"nats://127.0.0.1:{port}", "NATS_NKEY": str(stranger_file)}
+    )
+    assert_refused(refused, f"nats://127.0.0.1:{port}", [stranger.seed])
+
+
+@pytest.mark.parametrize("problem", ["not a user seed", "NATS_CREDS set as well"])
+def test_a_bad_nkey_setting_is_a_configuration_error(problem, tmp_path, procs):
+    seed_file = tmp_path / "user.nk"
+    env = {"NATS_URL": "nats://127.0.0.1:4222", "NATS_NKEY": str(seed_file)}
+    if problem == "not a user seed":  # an account seed is not a user's
+        seed_file.write_text(NKey("account").seed + "\n")
+        expected = "NATS_NKEY=.* does not hold a user nkey seed"
+    else:
+        seed_file.write_text(NKey("user").seed + "\n")
+        env["NATS_CREDS"] = str(creds_file(tmp_path / "steem.creds", NKey("account"))[0])
+        expected = "NATS_NKEY and NATS_CREDS are both set"
+    for name, loop in start_workers(procs, env).items():
+        assert loop.popen.wait(15) == 2, loop.stderr.text()
+        lines = loop.stderr.text().splitlines()
+        own = [line for line in lines if not line.startswith(f"restart-loop[{name}]: ")]
+        assert len(own) == 1 and re.match(rf"{name}: configuration error: {expected}", own[0]), (
             lines
         )
         assert "not restarting" in lines[-1]

@@ -8,6 +8,7 @@ loop knows not to retry (a configuration error will not fix itself).
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -167,19 +168,38 @@ def _creds_file(env: Mapping[str, str]) -> Path | None:
     return path
 
 
+_USER_SEED = re.compile(r"SU[A-Z2-7]{56}")
+
+
+def _nkey_file(env: Mapping[str, str]) -> Path | None:
+    path = _readable_file(env, "NATS_NKEY", "nkey seed file")
+    if path is None:
+        return None
+    if not _USER_SEED.fullmatch(path.read_text(errors="replace").strip()):
+        raise ConfigError(
+            f"NATS_NKEY={str(path)!r} does not hold a user nkey seed "
+            "(one line starting with SU, as `nk -gen user` writes it)"
+        )
+    if env.get("NATS_CREDS", "").strip():
+        raise ConfigError("NATS_NKEY and NATS_CREDS are both set; a connection uses one of them")
+    return path
+
+
 @dataclass(frozen=True)
 class NatsSettings:
     """How a process reaches NATS, and where the local server keeps its JetStream files.
 
-    Credentials: `nats://user:password@host` or `nats://token@host` in NATS_URL, or a
-    NATS_CREDS file (JWT and nkey seed, as managed NATS services hand out). `tls://` URLs
-    use TLS, checked against the system's CAs or NATS_TLS_CA.
+    Credentials: `nats://user:password@host` or `nats://token@host` in NATS_URL, a
+    NATS_CREDS file (JWT and nkey seed, as managed NATS services hand out), or a NATS_NKEY
+    seed file (a server that lists nkey users). `tls://` URLs use TLS, checked against the
+    system's CAs or NATS_TLS_CA.
     """
 
     urls: tuple[str, ...]
     store_dir: Path
     creds_file: Path | None = None
     tls_ca_file: Path | None = None
+    nkey_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -188,6 +208,7 @@ class NatsSettings:
             store_dir=Path(_text(env, "NATS_STORE_DIR", DEFAULT_NATS_STORE_DIR)),
             creds_file=_creds_file(env),
             tls_ca_file=_readable_file(env, "NATS_TLS_CA", "CA certificate file"),
+            nkey_file=_nkey_file(env),
         )
 
     @property
@@ -208,7 +229,8 @@ class NatsSettings:
     def __repr__(self) -> str:  # never show credentials embedded in the URLs
         return (
             f"NatsSettings(urls={self.safe_urls!r}, store_dir={str(self.store_dir)!r}, "
-            f"creds_file={self.creds_file!r}, tls_ca_file={self.tls_ca_file!r})"
+            f"creds_file={self.creds_file!r}, tls_ca_file={self.tls_ca_file!r}, "
+            f"nkey_file={self.nkey_file!r})"
         )
 
 

@@ -86,10 +86,12 @@ class _ConnectionLog:
 
 
 def connect_options(settings: NatsSettings) -> dict[str, Any]:
-    """NATS_CREDS and TLS as options of `nats.connect`."""
+    """NATS_CREDS, NATS_NKEY and TLS as options of `nats.connect`."""
     options: dict[str, Any] = {}
     if settings.creds_file is not None:
         options["user_credentials"] = str(settings.creds_file)
+    if settings.nkey_file is not None:
+        options["nkeys_seed"] = str(settings.nkey_file)
     if settings.uses_tls:
         cafile = str(settings.tls_ca_file) if settings.tls_ca_file else None
         options["tls"] = ssl.create_default_context(cafile=cafile)
@@ -124,7 +126,7 @@ async def connect(settings: NatsSettings, name: str) -> Client:
         connecting.cancel()
         raise NatsRefused(
             f"NATS at {settings.safe_urls} refused our credentials ({events.refusal}); "
-            "check NATS_URL and NATS_CREDS"
+            "check NATS_URL, NATS_CREDS and NATS_NKEY"
         )
     nc = connecting.result()
     events.client = nc
