@@ -105,6 +105,33 @@ def test_an_outage_longer_than_ack_wait_during_an_ack_runs_nothing_twice(nats_se
     assert info.ack_floor.stream_seq == 10
 
 
+def test_after_a_short_outage_the_batch_in_hand_is_handled_in_order(nats_server):
+    """NATS restarts in about a second, well within ack_wait: the messages fetched before
+    are still ours, so they are handled at once, in order, before the next batch."""
+
+    async def scenario():
+        await publish_comments(nats_server.url, 10)
+        worker, seen, stop = Worker("tester", batch_size=5), [], asyncio.Event()
+
+        @worker.on("comment")
+        async def handler(op, meta):
+            seen.append(op["n"])
+            if op["n"] == 0:
+                await asyncio.to_thread(nats_server.stop)
+                await asyncio.to_thread(nats_server.start)
+
+        task = serving(worker, nats_server.url, stop)
+        await wait_for(lambda: len(seen) >= 10, 30, "every message handled")
+        info = await settled_consumer(nats_server.url)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        return seen, info
+
+    seen, info = asyncio.run(scenario())
+    assert seen == list(range(10))
+    assert info.num_redelivered == 0
+
+
 def test_copies_sharing_a_consumer_do_not_both_run_a_batch_stranded_by_an_outage(nats_server):
     """The first copy holds a whole batch when NATS goes away, the second one waits for
     messages. After the outage the server gives the stranded messages out again at once:

@@ -5,9 +5,10 @@ server by then, the message goes out again (to this copy of the worker or anothe
 message is handled twice when its ack is lost, or when it is handled after its time ran
 out. Each piece here closes one of those gaps:
 
-- `Batch`: a fetched message is handled only while it is still ours: fetched less than
-  `ack_wait` ago, on a connection that has not been lost since. The rest of a stale batch
-  is left to the server, which gives it out again.
+- `Batch`: a fetched message is handled only while it is still ours, fetched less than
+  `ack_wait` ago (the server keeps its delivery time across a restart, so this holds
+  across outages too). The rest of a stale batch is left to the server, which gives it
+  out again; a worker also waits for NATS before handling the next message.
 - `kept_alive`: while a slow handler runs, tell the server we are still working on it.
 - `confirm_ack`: an ack is retried until the server confirms it, for as long as NATS is
   away (a nats-server restart keeps the message ours), and for `ack_wait` once it answers.
@@ -34,22 +35,26 @@ log = logging.getLogger(__name__)
 _FRESH_SHARE = 0.7
 _ACK_TIMEOUT = 2.0
 _RETRY_MAX = 1.0
+_RECONNECT_POLL = 0.1
 
 
 class Batch:
     """Messages fetched together, and whether they are still ours to handle."""
 
-    def __init__(self, nc: Client, ack_wait: float) -> None:
-        self._nc = nc
-        self._reconnects = nc.stats["reconnects"]
+    def __init__(self, ack_wait: float) -> None:
         self._fresh_until = time.monotonic() + ack_wait * _FRESH_SHARE
 
     def still_ours(self) -> bool:
-        return (
-            self._nc.is_connected
-            and self._nc.stats["reconnects"] == self._reconnects
-            and time.monotonic() < self._fresh_until
-        )
+        return time.monotonic() < self._fresh_until
+
+
+async def nats_is_back(nc: Client, stop: asyncio.Event) -> bool:
+    """Wait while NATS is away. False if we are stopping or the connection is closed."""
+    while not nc.is_connected:
+        if stop.is_set() or nc.is_closed:
+            return False
+        await asyncio.sleep(_RECONNECT_POLL)  # nats-py offers a callback, not an event
+    return True
 
 
 @contextlib.asynccontextmanager

@@ -53,7 +53,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 
 from steem_worker.connection import NatsRefused, close, connect_unless_stopped, ensure_stream
-from steem_worker.delivery import Batch, HandledIds, confirm_ack, kept_alive
+from steem_worker.delivery import Batch, HandledIds, confirm_ack, kept_alive, nats_is_back
 from steem_worker.logs import setup_logging
 from steem_worker.shutdown import stop_event
 from steem_worker.status import StatusReporter
@@ -225,8 +225,12 @@ class _Consumer:
     async def _consume(self) -> None:
         batch_size = self._worker.batch_size
         while not self._stop.is_set():
+            # A pull request sent during an outage would wait in nats-py's buffer and
+            # reach the server with the others, all at once, when it is back.
+            if not await nats_is_back(self._nc, self._stop):
+                return
             try:
-                batch = Batch(self._nc, self._worker.ack_wait)
+                batch = Batch(self._worker.ack_wait)
                 messages = await self._subscription.fetch(batch_size, timeout=_FETCH_WAIT)
             except (FetchTimeoutError, nats.errors.TimeoutError, TimeoutError):
                 continue
@@ -237,13 +241,14 @@ class _Consumer:
                 await asyncio.sleep(_FETCH_WAIT)
                 continue
             for index, msg in enumerate(messages):
+                if not await nats_is_back(self._nc, self._stop):
+                    return  # stopping during an outage: the server gives them out again
                 if not batch.still_ours():
-                    # NATS was lost or time ran out since the fetch: the server may have
-                    # given these out again already, so we neither handle them nor hand
-                    # them back (a late nak would pull one away from the copy holding it).
+                    # Too long since the fetch (an outage, a slow handler): the server may
+                    # have given these out again already, so we neither handle them nor
+                    # hand them back (a late nak would pull one away from the copy holding it).
                     log.info(
-                        "leaving %d messages fetched before NATS was lost or too long ago; "
-                        "the server gives them out again",
+                        "leaving %d messages fetched too long ago; the server gives them out again",
                         len(messages) - index,
                     )
                     break
