@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from ipc_config import ChainSettings, ConfigError, NatsSettings, StreamSettings
-from ipc_config.settings import DEFAULT_STEEM_NODES, log_level, redact_url
+from ipc_config.settings import DEFAULT_STEEM_NODES, log_level, redact_url, worker_state_dir
 
 
 def test_defaults_follow_the_design():
@@ -83,6 +83,15 @@ def test_stream_settings():
     assert (stream.max_age_hours, stream.max_bytes, stream.duplicate_window) == (1.5, 1000, 120.0)
     with pytest.raises(ConfigError, match="STREAM_DUPLICATE_WINDOW"):
         StreamSettings.from_env({"STREAM_DUPLICATE_WINDOW": "soon"})
+
+
+def test_worker_state_dir(tmp_path):
+    assert worker_state_dir({}) == Path(".data/workers")
+    assert worker_state_dir({"WORKER_STATE_DIR": str(tmp_path / "new")}) == tmp_path / "new"
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(ConfigError, match="WORKER_STATE_DIR=.* is a file, not a folder"):
+        worker_state_dir({"WORKER_STATE_DIR": str(a_file)})
 
 
 def test_log_level():

@@ -205,11 +205,13 @@ def test_a_handler_slower_than_ack_wait_keeps_its_message(nats_server):
     assert info.num_redelivered == 0
 
 
-def test_a_message_whose_ack_is_lost_is_not_handled_again_when_it_comes_back(
+def test_a_message_whose_ack_is_lost_is_not_handled_again_even_by_a_restarted_worker(
     procs, tmp_path, caplog
 ):
     """A server that drops every ack (the worker's user may not publish acks) gives the
-    message out again and again; the worker handles it once and acks the repeats."""
+    message out again and again. The worker handles it once and acks the repeats; so does
+    the next run of the worker, which reads what the first one handled from its state
+    folder."""
     port = free_port()
     config = tmp_path / "nats.conf"
     config.write_text(
@@ -225,16 +227,18 @@ def test_a_message_whose_ack_is_lost_is_not_handled_again_when_it_comes_back(
     )
     server = procs([BIN / "nats-server", "-c", config], name="nats-server")
     server.stderr.wait_for("Server is ready", timeout=15)
+    worker_url = f"nats://worker:worker@127.0.0.1:{port}"
 
-    async def scenario():
-        await publish_comments(f"nats://publisher:publisher@127.0.0.1:{port}", 1)
-        worker, deliveries, stop = Worker("tester", ack_wait=ACK_WAIT), [], asyncio.Event()
+    async def one_run(deliveries: list[int]) -> None:
+        caplog.clear()
+        worker, stop = Worker("tester", ack_wait=ACK_WAIT), asyncio.Event()
 
         @worker.on("comment")
         async def handler(op, meta):
             deliveries.append(meta.delivery)
 
-        task = serving(worker, f"nats://worker:worker@127.0.0.1:{port}", stop)
+        settings = NatsSettings.from_env({"NATS_URL": worker_url})
+        task = asyncio.create_task(worker.serve(settings, STREAM, stop, tmp_path / "state"))
         await wait_for(
             lambda: any("came again" in r.getMessage() for r in caplog.records),
             20,
@@ -242,13 +246,20 @@ def test_a_message_whose_ack_is_lost_is_not_handled_again_when_it_comes_back(
         )
         stop.set()
         await asyncio.wait_for(task, 10)
-        return deliveries
+
+    async def scenario():
+        await publish_comments(f"nats://publisher:publisher@127.0.0.1:{port}", 1)
+        first, second = [], []
+        await one_run(first)
+        await one_run(second)
+        return first, second
 
     with caplog.at_level(logging.INFO):
-        deliveries = asyncio.run(scenario())
-    assert deliveries == [1]
+        first, second = asyncio.run(scenario())
+    assert first == [1] and second == []
     again = [r.getMessage() for r in caplog.records if "came again" in r.getMessage()]
     assert "steem.op.comment block 1 (blk/0/0) came again after it was handled here" in again[0]
+    assert (tmp_path / "state" / "tester.handled").read_text().splitlines()[1:] == ["blk/0/0"]
 
 
 def test_handled_ids_remember_the_most_recent_ones():
@@ -257,3 +268,31 @@ def test_handled_ids_remember_the_most_recent_ones():
         handled.add(msg_id)
     assert "a" not in handled
     assert all(msg_id in handled for msg_id in ("b", "c", "d"))
+
+
+def test_handled_ids_in_a_file_outlive_the_process_within_one_history(tmp_path):
+    file = tmp_path / "state" / "bot.1.handled"
+    first = HandledIds(3, file, epoch="stream A consumer B")
+    for msg_id in ("a", "b", "c", "d"):
+        first.add(msg_id)
+    first.close()  # a killed process closes nothing; its lines are written all the same
+
+    again = HandledIds(3, file, epoch="stream A consumer B")
+    assert "a" not in again and all(msg_id in again for msg_id in ("b", "c", "d"))
+    for n in range(10):  # past `size` appended lines, the file is rewritten to the last ids
+        again.add(f"x{n}")
+    assert len(file.read_text().splitlines()) <= 1 + 2 * 3
+
+    recreated = HandledIds(3, file, epoch="stream A2 consumer B2")  # the stream made anew
+    assert "x9" not in recreated
+    assert file.read_text() == "# epoch stream A2 consumer B2\n"
+
+
+def test_handled_ids_go_on_in_memory_when_the_file_cannot_be_written(tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with caplog.at_level(logging.WARNING):
+        handled = HandledIds(3, blocker / "bot.handled", epoch="e")
+    handled.add("a")
+    assert "a" in handled
+    assert "cannot keep handled message ids" in caplog.text

@@ -29,6 +29,7 @@ DEFAULT_STEEM_NODES = (
 )
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_NATS_STORE_DIR = ".data/jetstream"
+DEFAULT_WORKER_STATE_DIR = ".data/workers"
 STREAM_MODES = ("irreversible", "head")
 
 _NODE_SCHEMES = ("http", "https")
@@ -253,6 +254,14 @@ class StreamSettings:
             ),
             replicas=_replicas(env),
         )
+
+
+def worker_state_dir(env: Mapping[str, str]) -> Path:
+    """WORKER_STATE_DIR: where each worker keeps the ids of the messages it handled."""
+    path = Path(_text(env, "WORKER_STATE_DIR", DEFAULT_WORKER_STATE_DIR)).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"WORKER_STATE_DIR={str(path)!r} is a file, not a folder")
+    return path
 
 
 SettingsT = TypeVar("SettingsT", ChainSettings, NatsSettings, StreamSettings)

@@ -5,24 +5,28 @@ server by then, the message goes out again (to this copy of the worker or anothe
 message is handled twice when its ack is lost, or when it is handled after its time ran
 out. Each piece here closes one of those gaps:
 
-- `Batch`: a fetched message is handled only while it is still ours, fetched less than
-  `ack_wait` ago (the server keeps its delivery time across a restart, so this holds
-  across outages too). The rest of a stale batch is left to the server, which gives it
-  out again; a worker also waits for NATS before handling the next message.
+- `DeliveryWindow`: a fetched message is handled only while it is still ours, fetched
+  less than `ack_wait` ago (the server keeps its delivery time across a restart, so this
+  holds across outages too). The rest of a stale batch is left to the server, which
+  gives it out again. `nats_is_back`: a worker waits for NATS before each message.
 - `kept_alive`: while a slow handler runs, tell the server we are still working on it.
 - `confirm_ack`: an ack is retried until the server confirms it, for as long as NATS is
   away (a nats-server restart keeps the message ours), and for `ack_wait` once it answers.
-- `HandledIds`: if the server gives us a message again that this process has handled
+- `HandledIds`: if the server gives us a message again that this worker has handled
   (its ack was lost, say when nats-server was killed before writing it down), it is acked,
-  not handled. Messages are known by their Nats-Msg-Id, unique to each operation.
+  not handled. Messages are known by their Nats-Msg-Id, unique to each operation; the
+  ids are kept in a file under WORKER_STATE_DIR, so a restarted worker knows them too.
 """
 
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TextIO
 
 import nats.errors
 from nats.aio.client import Client
@@ -36,10 +40,11 @@ _FRESH_SHARE = 0.7
 _ACK_TIMEOUT = 2.0
 _RETRY_MAX = 1.0
 _RECONNECT_POLL = 0.1
+_EPOCH_PREFIX = "# epoch "
 
 
-class Batch:
-    """Messages fetched together, and whether they are still ours to handle."""
+class DeliveryWindow:
+    """The time during which the messages of one fetch are still ours to handle."""
 
     def __init__(self, ack_wait: float) -> None:
         self._fresh_until = time.monotonic() + ack_wait * _FRESH_SHARE
@@ -105,16 +110,80 @@ async def confirm_ack(
 
 
 class HandledIds:
-    """The ids of the last `size` messages this process handled."""
+    """The ids of the last `size` messages handled, kept in a file when one is given.
 
-    def __init__(self, size: int) -> None:
+    The file outlives the process: a worker restarted after a crash still knows what it
+    handled, which matters when nats-server was killed too and forgot our last acks. The
+    file starts with an epoch line (the stream's and the consumer's creation times): a
+    stream or consumer made anew means a new history, and the old ids are dropped. Lines
+    are written unsynced: the operating system keeps them when the process is killed.
+    """
+
+    def __init__(self, size: int, file: Path | None = None, epoch: str = "") -> None:
         self._size = size
         self._ids: OrderedDict[str, None] = OrderedDict()
+        self._file = file
+        self._header = f"{_EPOCH_PREFIX}{epoch}\n"
+        self._out: TextIO | None = None
+        self._appended = 0
+        if file is not None:
+            self._guard(self._load)
 
     def add(self, msg_id: str) -> None:
         self._ids[msg_id] = None
         if len(self._ids) > self._size:
             self._ids.popitem(last=False)
+        if self._out is not None:
+            self._guard(self._append, msg_id)
 
     def __contains__(self, msg_id: str) -> bool:
         return msg_id in self._ids
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def _load(self) -> None:
+        assert self._file is not None
+        if self._file.exists():
+            lines = self._file.read_text().splitlines(keepends=True)
+            if lines and lines[0] == self._header:
+                for line in lines[1:][-self._size :]:
+                    self._ids[line.rstrip("\n")] = None
+                log.info(
+                    "remembering %d messages handled before, from %s", len(self._ids), self._file
+                )
+            else:
+                log.info("%s is from another stream or consumer; starting afresh", self._file)
+        self._rewrite()
+
+    def _append(self, msg_id: str) -> None:
+        assert self._out is not None
+        self._out.write(msg_id + "\n")
+        self._out.flush()
+        self._appended += 1
+        if self._appended >= self._size:
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        """The header and the ids in memory, replacing the file in one step."""
+        assert self._file is not None
+        self.close()
+        self._file.parent.mkdir(parents=True, exist_ok=True)
+        fresh = self._file.with_name(self._file.name + ".new")
+        fresh.write_text(self._header + "".join(f"{msg_id}\n" for msg_id in self._ids))
+        os.replace(fresh, self._file)
+        self._out = self._file.open("a")
+        self._appended = 0
+
+    def _guard(self, action: Callable[..., None], *args: str) -> None:
+        """Run a file action; if the file fails, say so once and go on in memory only."""
+        try:
+            action(*args)
+        except OSError as err:
+            log.warning(
+                "cannot keep handled message ids in %s (%s); in memory only", self._file, err
+            )
+            self.close()
+            self._file = None

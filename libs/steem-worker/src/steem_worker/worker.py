@@ -30,6 +30,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import nats.errors
@@ -45,7 +46,7 @@ from ipc_config import (
     StreamSettings,
     op_subject,
 )
-from ipc_config.settings import exit_config_error, log_level, settings_or_exit
+from ipc_config.settings import exit_config_error, log_level, settings_or_exit, worker_state_dir
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -53,7 +54,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 
 from steem_worker.connection import NatsRefused, close, connect_unless_stopped, ensure_stream
-from steem_worker.delivery import Batch, HandledIds, confirm_ack, kept_alive, nats_is_back
+from steem_worker.delivery import DeliveryWindow, HandledIds, confirm_ack, kept_alive, nats_is_back
 from steem_worker.logs import setup_logging
 from steem_worker.shutdown import stop_event
 from steem_worker.status import StatusReporter
@@ -64,7 +65,8 @@ _DATA_ERRORS = (KeyError, TypeError, ValueError)
 # Seconds a pull waits for messages. nats-py returns at once when messages are there,
 # but a waiting pull returns only when full or expired: this bounds live latency too.
 _FETCH_WAIT = 0.25
-# Ids of handled messages remembered, to recognise one the server gives us again.
+# Ids of handled messages remembered (in memory and in WORKER_STATE_DIR), to recognise one
+# the server gives us again.
 _HANDLED_MEMORY = 10_000
 
 
@@ -149,11 +151,12 @@ class Worker:
             level = log_level()
             nats_settings = NatsSettings.from_env(os.environ)
             stream_settings = StreamSettings.from_env(os.environ)
+            state_dir = worker_state_dir(os.environ)
         setup_logging(self.name, level)
         if not self._handlers:
             raise RuntimeError(f"{self.name}: no handlers; register one with @worker.on(...)")
         try:
-            asyncio.run(self.serve(nats_settings, stream_settings))
+            asyncio.run(self.serve(nats_settings, stream_settings, state_dir=state_dir))
         except NatsRefused as err:
             exit_config_error(self.name, err)
         sys.exit(0)
@@ -163,8 +166,12 @@ class Worker:
         nats_settings: NatsSettings,
         stream_settings: StreamSettings,
         stop: asyncio.Event | None = None,
+        state_dir: Path | None = None,
     ) -> None:
-        """Consume until `stop` is set (by default: until SIGTERM or SIGINT)."""
+        """Consume until `stop` is set (by default: until SIGTERM or SIGINT).
+
+        With a `state_dir`, the ids of handled messages are kept there too, for the next run.
+        """
         stop = stop or stop_event()
         nc = await connect_unless_stopped(nats_settings, self.name, stop)
         if nc is None:
@@ -177,15 +184,27 @@ class Worker:
             log.info("consuming %s as durable consumer %r", ", ".join(self._handlers), self.name)
             reporter = StatusReporter(js, self.name, replicas=stream_settings.replicas)
             reporter.start()
+            handled = await self._handled_ids(js, state_dir)
             try:
-                await _Consumer(self, nc, subscription, stop).run()
+                await _Consumer(self, nc, subscription, stop, handled).run()
             finally:
+                handled.close()
                 await reporter.stop()
                 with contextlib.suppress(nats.errors.Error):
                     await subscription.unsubscribe()
         finally:
             await close(nc)
         log.info("stopped")
+
+    async def _handled_ids(self, js: JetStreamContext, state_dir: Path | None) -> HandledIds:
+        if state_dir is None:
+            return HandledIds(_HANDLED_MEMORY)
+        # The stream's and the consumer's creation times: made anew, they start a new history.
+        stream = await js.stream_info(STREAM_NAME)
+        consumer = await js.consumer_info(STREAM_NAME, self.name)
+        epoch = f"stream {stream.created} consumer {consumer.created}"
+        instance = os.environ.get("HONCHO_PROCESS_NAME") or self.name  # bot.1, bot.2...
+        return HandledIds(_HANDLED_MEMORY, state_dir / f"{instance}.handled", epoch)
 
     async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
         subjects = list(self._handlers)
@@ -211,12 +230,13 @@ class _Consumer:
         nc: Client,
         subscription: JetStreamContext.PullSubscription,
         stop: asyncio.Event,
+        handled: HandledIds,
     ) -> None:
         self._worker = worker
         self._nc = nc
         self._subscription = subscription
         self._stop = stop
-        self._handled = HandledIds(_HANDLED_MEMORY)
+        self._handled = handled
 
     async def run(self) -> None:
         await self._consume()
@@ -230,7 +250,7 @@ class _Consumer:
             if not await nats_is_back(self._nc, self._stop):
                 return
             try:
-                batch = Batch(self._worker.ack_wait)
+                window = DeliveryWindow(self._worker.ack_wait)
                 messages = await self._subscription.fetch(batch_size, timeout=_FETCH_WAIT)
             except (FetchTimeoutError, nats.errors.TimeoutError, TimeoutError):
                 continue
@@ -243,7 +263,7 @@ class _Consumer:
             for index, msg in enumerate(messages):
                 if not await nats_is_back(self._nc, self._stop):
                     return  # stopping during an outage: the server gives them out again
-                if not batch.still_ours():
+                if not window.still_ours():
                     # Too long since the fetch (an outage, a slow handler): the server may
                     # have given these out again already, so we neither handle them nor
                     # hand them back (a late nak would pull one away from the copy holding it).
