@@ -1,5 +1,6 @@
 """Helpers for tests that run the real processes on loopback ports."""
 
+import json
 import os
 import re
 import signal
@@ -325,3 +326,26 @@ def expected_posts(blocks: list[dict]) -> list[str]:
         for op in trx["operations"]
         if is_new_post(op)
     ]
+
+
+def status_env(nats_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "STEEM_"))}
+    return {**env, "NATS_URL": nats_url}
+
+
+def steem_status(nats_url: str, *args: str, cwd) -> subprocess.CompletedProcess:
+    """`steem-status` run once against `nats_url`, in `cwd` (a folder without a .env)."""
+    return subprocess.run(
+        [BIN / "steem-status", *args],
+        env=status_env(nats_url),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+
+def status_json(nats_url: str, cwd) -> dict:
+    result = steem_status(nats_url, "--json", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

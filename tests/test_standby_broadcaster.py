@@ -4,12 +4,18 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 
 import nats
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from support import BIN, console_script_pids, expected_messages, stored, wait_until
+from support import (
+    BIN,
+    console_script_pids,
+    expected_messages,
+    status_json,
+    stored,
+    wait_until,
+)
 
 KILLS = 3
 
@@ -27,16 +33,7 @@ async def lease_owner(url: str) -> str | None:
 
 def broadcaster_states(url: str, cwd) -> dict[str, str]:
     """Instance -> state of each broadcaster, as `steem-status --json` shows them."""
-    result = subprocess.run(
-        [BIN / "steem-status", "--json"],
-        env={**os.environ, "NATS_URL": url},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
-    assert result.returncode == 0, result.stderr
-    processes = json.loads(result.stdout)["processes"]
+    processes = status_json(url, cwd)["processes"]
     return {p["instance"]: p["state"] for p in processes if p["process"] == "broadcaster"}
 
 

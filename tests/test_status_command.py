@@ -14,32 +14,10 @@ from datetime import datetime
 import nats
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from support import BIN, free_port, wait_showing, wait_until
+from support import BIN, free_port, status_env, status_json, steem_status, wait_showing, wait_until
 
 NO_BROADCASTER = "no broadcaster report: is the broadcaster running?"
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
-
-
-def status_env(nats_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "STEEM_"))}
-    return {**env, "NATS_URL": nats_url}
-
-
-def steem_status(nats_url: str, *args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [BIN / "steem-status", *args],
-        env=status_env(nats_url),
-        cwd=cwd,  # no .env there
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
-
-
-def status_json(nats_url: str, cwd) -> dict:
-    result = steem_status(nats_url, "--json", cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 async def published(url: str) -> dict:
