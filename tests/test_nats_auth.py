@@ -110,6 +110,18 @@ def assert_refused(loops: dict[str, Proc], shown_url: str, secrets: list[str]) -
         assert secret not in all_output(*loops.values())
 
 
+def assert_config_error(loops: dict[str, Proc], expected: str) -> None:
+    """Each loop exits 2: one `configuration error: <expected...>` line, no restart."""
+    for name, loop in loops.items():
+        assert loop.popen.wait(15) == 2, loop.stderr.text()
+        lines = loop.stderr.text().splitlines()
+        own = [line for line in lines if not line.startswith(f"restart-loop[{name}]: ")]
+        assert len(own) == 1 and re.match(rf"{name}: configuration error: {expected}", own[0]), (
+            lines
+        )
+        assert "not restarting" in lines[-1]
+
+
 AUTH_KINDS = {
     # server options, credentials in the URL, how a log line shows them, wrong credentials
     "user-password": (
@@ -291,14 +303,7 @@ def test_a_bad_creds_file_is_a_configuration_error(problem, tmp_path, procs):
         path.write_text(NKey("user").seed + "\n")
     port = start_nats(procs, tmp_path)
     loops = start_workers(procs, {"NATS_URL": f"nats://127.0.0.1:{port}", "NATS_CREDS": str(path)})
-    for name, loop in loops.items():
-        assert loop.popen.wait(15) == 2, loop.stderr.text()
-        lines = loop.stderr.text().splitlines()
-        own = [line for line in lines if not line.startswith(f"restart-loop[{name}]: ")]
-        assert len(own) == 1 and re.match(rf"{name}: configuration error: NATS_CREDS", own[0]), (
-            lines
-        )
-        assert "not restarting" in lines[-1]
+    assert_config_error(loops, "NATS_CREDS")
 
 
 # --- NATS_NKEY: a seed file, for a server that lists nkey users ----------------------------
@@ -351,11 +356,4 @@ def test_a_bad_nkey_setting_is_a_configuration_error(problem, tmp_path, procs):
         seed_file.write_text(NKey("user").seed + "\n")
         env["NATS_CREDS"] = str(creds_file(tmp_path / "steem.creds", NKey("account"))[0])
         expected = "NATS_NKEY and NATS_CREDS are both set"
-    for name, loop in start_workers(procs, env).items():
-        assert loop.popen.wait(15) == 2, loop.stderr.text()
-        lines = loop.stderr.text().splitlines()
-        own = [line for line in lines if not line.startswith(f"restart-loop[{name}]: ")]
-        assert len(own) == 1 and re.match(rf"{name}: configuration error: {expected}", own[0]), (
-            lines
-        )
-        assert "not restarting" in lines[-1]
+    assert_config_error(start_workers(procs, env), expected)
