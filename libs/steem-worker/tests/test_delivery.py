@@ -73,6 +73,18 @@ async def wait_for(condition, timeout: float, what: str) -> None:
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
+async def run_until_settled(url: str, workers: list[Worker], done, what: str):
+    """Serve `workers` until `done()` and the consumer has nothing left; its info then."""
+    stop = asyncio.Event()
+    tasks = [serving(worker, url, stop) for worker in workers]
+    try:
+        await wait_for(done, 30, what)
+        return await settled_consumer(url)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
 def test_an_outage_longer_than_ack_wait_during_an_ack_runs_nothing_twice(nats_server):
     """NATS stops while a handler runs and stays away three times ack_wait: the worker
     waits to confirm that ack, and does not handle the rest of its batch meanwhile."""
@@ -83,8 +95,7 @@ def test_an_outage_longer_than_ack_wait_during_an_ack_runs_nothing_twice(nats_se
 
     async def scenario():
         await publish_comments(nats_server.url, 10)
-        worker, seen, stop = Worker("tester", ack_wait=ACK_WAIT), [], asyncio.Event()
-        outages = []
+        worker, seen, outages = Worker("tester", ack_wait=ACK_WAIT), [], []
 
         @worker.on("comment")
         async def handler(op, meta):
@@ -93,11 +104,9 @@ def test_an_outage_longer_than_ack_wait_during_an_ack_runs_nothing_twice(nats_se
                 await asyncio.to_thread(nats_server.stop)
                 outages.append(asyncio.create_task(back_after_a_while()))
 
-        task = serving(worker, nats_server.url, stop)
-        await wait_for(lambda: len(set(seen)) == 10, 30, "every message handled")
-        info = await settled_consumer(nats_server.url)
-        stop.set()
-        await asyncio.wait_for(task, 10)
+        info = await run_until_settled(
+            nats_server.url, [worker], lambda: len(set(seen)) == 10, "every message handled"
+        )
         return seen, info
 
     seen, info = asyncio.run(scenario())
@@ -111,7 +120,7 @@ def test_after_a_short_outage_the_batch_in_hand_is_handled_in_order(nats_server)
 
     async def scenario():
         await publish_comments(nats_server.url, 10)
-        worker, seen, stop = Worker("tester", batch_size=5), [], asyncio.Event()
+        worker, seen = Worker("tester", batch_size=5), []
 
         @worker.on("comment")
         async def handler(op, meta):
@@ -120,11 +129,9 @@ def test_after_a_short_outage_the_batch_in_hand_is_handled_in_order(nats_server)
                 await asyncio.to_thread(nats_server.stop)
                 await asyncio.to_thread(nats_server.start)
 
-        task = serving(worker, nats_server.url, stop)
-        await wait_for(lambda: len(seen) >= 10, 30, "every message handled")
-        info = await settled_consumer(nats_server.url)
-        stop.set()
-        await asyncio.wait_for(task, 10)
+        info = await run_until_settled(
+            nats_server.url, [worker], lambda: len(seen) >= 10, "every message handled"
+        )
         return seen, info
 
     seen, info = asyncio.run(scenario())
@@ -184,7 +191,7 @@ def test_a_handler_slower_than_ack_wait_keeps_its_message(nats_server):
     the time, must not get it."""
 
     async def scenario():
-        stop, handled = asyncio.Event(), []
+        handled = []
         copies = [Worker("tester", ack_wait=ACK_WAIT) for _ in range(2)]
         for name, copy in zip(("a", "b"), copies, strict=True):
 
@@ -194,10 +201,7 @@ def test_a_handler_slower_than_ack_wait_keeps_its_message(nats_server):
                 await asyncio.sleep(2.5 * ACK_WAIT)
 
         await publish_comments(nats_server.url, 1)
-        tasks = [serving(copy, nats_server.url, stop) for copy in copies]
-        info = await settled_consumer(nats_server.url)
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        info = await run_until_settled(nats_server.url, copies, lambda: True, "")
         return handled, info
 
     handled, info = asyncio.run(scenario())
