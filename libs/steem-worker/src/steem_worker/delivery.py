@@ -114,8 +114,8 @@ class HandledIds:
 
     The file outlives the process: a worker restarted after a crash still knows what it
     handled, which matters when nats-server was killed too and forgot our last acks. The
-    file starts with an epoch line (the stream's and the consumer's creation times): a
-    stream or consumer made anew means a new history, and the old ids are dropped. Lines
+    file starts with an epoch line (the consumer's creation time): a consumer made anew,
+    as with a new stream, means a new history, and the old ids are dropped. Lines
     are written unsynced: the operating system keeps them when the process is killed.
     """
 

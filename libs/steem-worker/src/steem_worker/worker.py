@@ -50,7 +50,7 @@ from ipc_config.settings import exit_config_error, log_level, settings_or_exit, 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 
 from steem_worker.connection import NatsRefused, close, connect_unless_stopped, ensure_stream
@@ -180,11 +180,11 @@ class Worker:
             js = nc.jetstream()
             if not await ensure_stream(js, stream_settings, stop):
                 return
-            subscription = await self._subscribe(js)
+            subscription, consumer = await self._subscribe(js)
             log.info("consuming %s as durable consumer %r", ", ".join(self._handlers), self.name)
             reporter = StatusReporter(js, self.name, replicas=stream_settings.replicas)
             reporter.start()
-            handled = await self._handled_ids(js, state_dir)
+            handled = self._handled_ids(state_dir, consumer)
             try:
                 await _Consumer(self, nc, subscription, stop, handled).run()
             finally:
@@ -196,17 +196,17 @@ class Worker:
             await close(nc)
         log.info("stopped")
 
-    async def _handled_ids(self, js: JetStreamContext, state_dir: Path | None) -> HandledIds:
+    def _handled_ids(self, state_dir: Path | None, consumer: ConsumerInfo) -> HandledIds:
         if state_dir is None:
             return HandledIds(_HANDLED_MEMORY)
-        # The stream's and the consumer's creation times: made anew, they start a new history.
-        stream = await js.stream_info(STREAM_NAME)
-        consumer = await js.consumer_info(STREAM_NAME, self.name)
-        epoch = f"stream {stream.created} consumer {consumer.created}"
+        # A consumer made anew (a new stream has new consumers) starts a new history.
+        epoch = f"consumer {consumer.created}"
         instance = os.environ.get("HONCHO_PROCESS_NAME") or self.name  # bot.1, bot.2...
         return HandledIds(_HANDLED_MEMORY, state_dir / f"{instance}.handled", epoch)
 
-    async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+    async def _subscribe(
+        self, js: JetStreamContext
+    ) -> tuple[JetStreamContext.PullSubscription, ConsumerInfo]:
         subjects = list(self._handlers)
         config = ConsumerConfig(
             durable_name=self.name,
@@ -217,8 +217,8 @@ class Worker:
             filter_subject=subjects[0] if len(subjects) == 1 else None,
             filter_subjects=subjects if len(subjects) > 1 else None,
         )
-        await js.add_consumer(STREAM_NAME, config)
-        return await js.pull_subscribe_bind(durable=self.name, stream=STREAM_NAME)
+        consumer = await js.add_consumer(STREAM_NAME, config)
+        return await js.pull_subscribe_bind(durable=self.name, stream=STREAM_NAME), consumer
 
 
 class _Consumer:
