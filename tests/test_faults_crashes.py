@@ -181,6 +181,9 @@ def test_random_sigkills_lose_nothing_and_duplicate_nothing(
         logged = output.count(f"restart-loop[{name}]: {name} killed by SIGKILL")
         if logged != count:
             problems.append(f"{count} kills of {name}, {logged} logged by its restart loop")
+    forgotten = [line for line in output.splitlines() if "starting afresh" in line]
+    if forgotten:  # one consumer all along: every restart must read what was handled before
+        problems.append("a restarted worker forgot what it handled:\n" + "\n".join(forgotten))
     if unplanned_exits(output):
         problems.append("processes exited on their own:\n" + "\n".join(unplanned_exits(output)))
     if "Traceback" in output:

@@ -6,6 +6,7 @@ server's redeliveries come quickly.
 import asyncio
 import json
 import logging
+import signal
 
 import nats
 from ipc_config import NatsSettings, StreamSettings
@@ -214,8 +215,8 @@ def test_a_message_whose_ack_is_lost_is_not_handled_again_even_by_a_restarted_wo
 ):
     """A server that drops every ack (the worker's user may not publish acks) gives the
     message out again and again. The worker handles it once and acks the repeats; so does
-    the next run of the worker, which reads what the first one handled from its state
-    folder."""
+    the next run of the worker, after nats-server too was killed and restarted, which
+    reads what the first one handled from its state folder."""
     port = free_port()
     config = tmp_path / "nats.conf"
     config.write_text(
@@ -229,8 +230,13 @@ def test_a_message_whose_ack_is_lost_is_not_handled_again_even_by_a_restarted_wo
         ] }}
         """
     )
-    server = procs([BIN / "nats-server", "-c", config], name="nats-server")
-    server.stderr.wait_for("Server is ready", timeout=15)
+
+    def start_server():
+        server = procs([BIN / "nats-server", "-c", config], name="nats-server")
+        server.stderr.wait_for("Server is ready", timeout=15)
+        return server
+
+    server = start_server()
     worker_url = f"nats://worker:worker@127.0.0.1:{port}"
 
     async def one_run(deliveries: list[int]) -> None:
@@ -255,6 +261,9 @@ def test_a_message_whose_ack_is_lost_is_not_handled_again_even_by_a_restarted_wo
         await publish_comments(f"nats://publisher:publisher@127.0.0.1:{port}", 1)
         first, second = [], []
         await one_run(first)
+        server.signal(signal.SIGKILL)  # as in a crash of the whole machine's processes
+        server.popen.wait(5)
+        start_server()
         await one_run(second)
         return first, second
 

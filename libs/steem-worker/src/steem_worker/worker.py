@@ -217,7 +217,11 @@ class Worker:
             filter_subject=subjects[0] if len(subjects) == 1 else None,
             filter_subjects=subjects if len(subjects) > 1 else None,
         )
-        consumer = await js.add_consumer(STREAM_NAME, config)
+        await js.add_consumer(STREAM_NAME, config)
+        # Asked again, not taken from add_consumer's answer: after a nats-server restart,
+        # that answer carries a new creation time for the same consumer, and the handled-ids
+        # file keyed by it would be thrown away on every restart.
+        consumer = await js.consumer_info(STREAM_NAME, self.name)
         return await js.pull_subscribe_bind(durable=self.name, stream=STREAM_NAME), consumer
 
 
