@@ -10,13 +10,15 @@ import signal
 
 import nats
 from ipc_config import NatsSettings, StreamSettings
+from nats.js.api import ConsumerConfig
 from steem_worker import Worker
-from steem_worker.connection import ensure_stream
-from steem_worker.delivery import HandledIds
+from steem_worker.connection import close, connect, ensure_stream
+from steem_worker.delivery import HandledIds, confirm_ack
 from support import BIN, free_port
 
 STREAM = StreamSettings.from_env({})
 ACK_WAIT = 1.0
+CONFIRM_WAIT = 4.0  # more than one unanswered ack request (2 s)
 
 
 async def publish_comments(url: str, count: int) -> None:
@@ -309,3 +311,62 @@ def test_handled_ids_go_on_in_memory_when_the_file_cannot_be_written(tmp_path, c
     handled.add("a")
     assert "a" in handled
     assert "cannot keep handled message ids" in caplog.text
+
+
+def unanswered(caplog) -> bool:
+    return any("unanswered" in record.getMessage() for record in caplog.records)
+
+
+def test_an_ack_unanswered_before_an_outage_is_confirmed_after_it(procs, tmp_path, caplog):
+    """The ack goes out while NATS still looks connected and gets no answer; then NATS is
+    away for longer than ack_wait. The worker keeps trying through the whole outage (the
+    time it gives an answering server is counted only while connected) and the ack is
+    confirmed once NATS is back, instead of given up in the middle of the outage."""
+    port = free_port()
+    config = tmp_path / "nats.conf"
+
+    def start_server(worker_may_ack: bool):
+        deny = "" if worker_may_ack else ', deny: "$JS.ACK.>"'
+        config.write_text(
+            f"""
+            listen: 127.0.0.1:{port}
+            jetstream {{ store_dir: "{tmp_path / "js"}" }}
+            authorization {{ users = [
+                {{ user: publisher, password: publisher }}
+                {{ user: worker, password: worker,
+                   permissions: {{ publish: {{ allow: ">"{deny} }} }} }}
+            ] }}
+            """
+        )
+        server = procs([BIN / "nats-server", "-c", config], name="nats-server")
+        server.stderr.wait_for("Server is ready", timeout=15)
+        return server
+
+    server = start_server(worker_may_ack=False)
+
+    async def scenario() -> bool:
+        await publish_comments(f"nats://publisher:publisher@127.0.0.1:{port}", 1)
+        settings = NatsSettings.from_env({"NATS_URL": f"nats://worker:worker@127.0.0.1:{port}"})
+        nc = await connect(settings, "tester")
+        try:
+            js = nc.jetstream()
+            await js.add_consumer("STEEM", ConsumerConfig(durable_name="tester", ack_wait=ACK_WAIT))
+            subscription = await js.pull_subscribe_bind("tester", "STEEM")
+            [msg] = await subscription.fetch(1, timeout=5)
+            acking = asyncio.create_task(
+                confirm_ack(msg, nc, CONFIRM_WAIT, asyncio.Event(), "the message")
+            )
+            # The first ack request times out unanswered while the connection is up.
+            await wait_for(lambda: unanswered(caplog), 10, "an unanswered ack")
+            server.signal(signal.SIGKILL)
+            server.popen.wait(5)
+            await wait_for(lambda: not nc.is_connected, 10, "the worker to notice the outage")
+            await asyncio.sleep(CONFIRM_WAIT + 2)  # deliberate: an outage longer than that wait
+            await asyncio.to_thread(start_server, True)
+            return await asyncio.wait_for(acking, 20)
+        finally:
+            await close(nc)
+
+    with caplog.at_level(logging.DEBUG, logger="steem_worker.delivery"):
+        confirmed = asyncio.run(scenario())
+    assert confirmed, [r.getMessage() for r in caplog.records]

@@ -87,21 +87,23 @@ async def confirm_ack(
     """Ack `msg` and wait for the server to confirm it. Returns whether it did.
 
     While NATS is away we keep trying: the server cannot give the message to anyone else
-    meanwhile, and the ack goes out the moment the connection is back. Once the server
-    answers again, we try for `ack_wait` (a cluster moving the consumer to another node
-    leaves acks unanswered for a few seconds).
+    meanwhile, and the ack goes out the moment the connection is back. Only the time the
+    connection is up counts against the `ack_wait` we give an answering server (a cluster
+    moving the consumer to another node leaves acks unanswered for a few seconds): an ack
+    sent just before NATS went away must not be given up during the outage.
     """
-    give_up_at: float | None = None
+    connected_for = 0.0  # seconds of unanswered tries while connected
     delay = 0.1
     while True:
+        started = time.monotonic()
         try:
             await msg.ack_sync(timeout=_ACK_TIMEOUT)
             return True
         except nats.errors.Error as err:
-            now = time.monotonic()
+            log.debug("ack of %s unanswered (%s); trying again", where, err)
             if nc.is_connected:
-                give_up_at = give_up_at or now + ack_wait
-            if nc.is_closed or stop.is_set() or (give_up_at and now >= give_up_at):
+                connected_for += time.monotonic() - started
+            if nc.is_closed or stop.is_set() or connected_for >= ack_wait:
                 # The server will give it out again after ack_wait: it may be handled twice.
                 log.warning("ack of %s not confirmed (%s); it may be redelivered", where, err)
                 return False
