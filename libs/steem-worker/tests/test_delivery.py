@@ -212,6 +212,31 @@ def test_a_handler_slower_than_ack_wait_keeps_its_message(nats_server):
     assert info.num_redelivered == 0
 
 
+def test_the_rest_of_a_stale_batch_is_still_handled_before_newer_messages(nats_server):
+    """A handler slow enough to leave the rest of its batch stale (0.8 × ack_wait) while
+    newer messages wait beyond the batch: the left messages come back to the worker before
+    the newer ones, so a single copy still handles everything once, in stream order."""
+
+    async def scenario():
+        await publish_comments(nats_server.url, 12)
+        worker, seen = Worker("tester", ack_wait=ACK_WAIT, batch_size=4), []
+
+        @worker.on("comment")
+        async def handler(op, meta):
+            seen.append(op["n"])
+            if op["n"] == 1 and meta.delivery == 1:
+                await asyncio.sleep(0.8 * ACK_WAIT)  # deliberate: a slow handler
+
+        info = await run_until_settled(
+            nats_server.url, [worker], lambda: len(set(seen)) == 12, "every message handled"
+        )
+        return seen, info
+
+    seen, info = asyncio.run(scenario())
+    assert seen == list(range(12))
+    assert info.ack_floor.stream_seq == 12
+
+
 def test_a_message_whose_ack_is_lost_is_not_handled_again_even_by_a_restarted_worker(
     procs, tmp_path, caplog
 ):

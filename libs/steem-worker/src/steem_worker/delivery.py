@@ -8,10 +8,12 @@ out. Each piece here closes one of those gaps:
 - `DeliveryWindow`: a fetched message is handled only while it is still ours, fetched
   less than `ack_wait` ago (the server keeps its delivery time across a restart, so this
   holds across outages too). The rest of a stale batch is left to the server, which
-  gives it out again. `nats_is_back`: a worker waits for NATS before each message.
+  gives it out again; the worker fetches nothing until then, so those come back first.
+  `nats_is_back`: a worker waits for NATS before each message.
 - `kept_alive`: while a slow handler runs, tell the server we are still working on it.
 - `confirm_ack`: an ack is retried until the server confirms it, for as long as NATS is
-  away (a nats-server restart keeps the message ours), and for `ack_wait` once it answers.
+  away (a nats-server restart keeps the message ours), and for `ack_wait` of connected
+  time.
 - `HandledIds`: if the server gives us a message again that this worker has handled
   (its ack was lost, say when nats-server was killed before writing it down), it is acked,
   not handled. Messages are known by their Nats-Msg-Id, unique to each operation; the

@@ -68,6 +68,9 @@ _FETCH_WAIT = 0.25
 # Ids of handled messages remembered (in memory and in WORKER_STATE_DIR), to recognise one
 # the server gives us again.
 _HANDLED_MEMORY = 10_000
+# Seconds past ack_wait before fetching again after leaving stale messages: the server
+# checks for expired messages a moment after their time runs out.
+_REDELIVERY_MARGIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -271,16 +274,31 @@ class _Consumer:
                     # Too long since the fetch (an outage, a slow handler): the server may
                     # have given these out again already, so we neither handle them nor
                     # hand them back (a late nak would pull one away from the copy holding it).
-                    log.info(
-                        "leaving %d messages fetched too long ago; the server gives them out again",
-                        len(messages) - index,
-                    )
+                    await self._let_the_server_take_back(len(messages) - index)
                     break
                 if self._stop.is_set():
                     # Hand back what we will not handle, so another copy can take it now.
                     await _nak_all(messages[index:])
                     return
                 await self._handle(msg)
+
+    async def _let_the_server_take_back(self, count: int) -> None:
+        """Fetch nothing until the messages we left are due to be given out again.
+
+        A fetch made at once would get the messages after them first (the server gives out
+        what we left only when their ack_wait runs out, counted anew if it restarted), and
+        a single worker would handle newer operations before older ones. Once they are
+        due, the server gives them out before anything newer.
+        """
+        pause = self._worker.ack_wait + _REDELIVERY_MARGIN
+        log.info(
+            "leaving %d messages fetched too long ago; the server gives them out again "
+            "first, in %.0f s",
+            count,
+            pause,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), pause)
 
     async def _hand_back_leftovers(self) -> None:
         """Nak what reached us after the last fetch, so the next worker gets it at once.
