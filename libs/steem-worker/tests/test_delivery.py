@@ -88,6 +88,24 @@ async def run_until_settled(url: str, workers: list[Worker], done, what: str):
         await asyncio.wait_for(asyncio.gather(*tasks), 10)
 
 
+async def handle_in_turn(url: str, count: int, worker: Worker, on_message):
+    """Publish `count` comments and serve `worker` until it has handled each; its handler
+    records the message's number, then awaits `on_message(number, meta)`. Returns the
+    numbers in the order handled and the consumer's info once settled."""
+    await publish_comments(url, count)
+    seen: list[int] = []
+
+    @worker.on("comment")
+    async def handler(op, meta):
+        seen.append(op["n"])
+        await on_message(op["n"], meta)
+
+    info = await run_until_settled(
+        url, [worker], lambda: len(set(seen)) == count, "every message handled"
+    )
+    return seen, info
+
+
 def test_an_outage_longer_than_ack_wait_during_an_ack_runs_nothing_twice(nats_server):
     """NATS stops while a handler runs and stays away three times ack_wait: the worker
     waits to confirm that ack, and does not handle the rest of its batch meanwhile."""
@@ -96,23 +114,15 @@ def test_an_outage_longer_than_ack_wait_during_an_ack_runs_nothing_twice(nats_se
         await asyncio.sleep(3 * ACK_WAIT)
         await asyncio.to_thread(nats_server.start)
 
-    async def scenario():
-        await publish_comments(nats_server.url, 10)
-        worker, seen, outages = Worker("tester", ack_wait=ACK_WAIT), [], []
+    outages = []
 
-        @worker.on("comment")
-        async def handler(op, meta):
-            seen.append(op["n"])
-            if not outages:
-                await asyncio.to_thread(nats_server.stop)
-                outages.append(asyncio.create_task(back_after_a_while()))
+    async def stop_nats_once(number, meta):
+        if not outages:
+            await asyncio.to_thread(nats_server.stop)
+            outages.append(asyncio.create_task(back_after_a_while()))
 
-        info = await run_until_settled(
-            nats_server.url, [worker], lambda: len(set(seen)) == 10, "every message handled"
-        )
-        return seen, info
-
-    seen, info = asyncio.run(scenario())
+    worker = Worker("tester", ack_wait=ACK_WAIT)
+    seen, info = asyncio.run(handle_in_turn(nats_server.url, 10, worker, stop_nats_once))
     assert seen == list(range(10))
     assert info.ack_floor.stream_seq == 10
 
@@ -121,23 +131,15 @@ def test_after_a_short_outage_the_batch_in_hand_is_handled_in_order(nats_server)
     """NATS restarts in about a second, well within ack_wait: the messages fetched before
     are still ours, so they are handled at once, in order, before the next batch."""
 
-    async def scenario():
-        await publish_comments(nats_server.url, 10)
-        worker, seen = Worker("tester", batch_size=5), []
+    async def restart_nats_after_the_first(number, meta):
+        if number == 0:
+            await asyncio.to_thread(nats_server.stop)
+            await asyncio.to_thread(nats_server.start)
 
-        @worker.on("comment")
-        async def handler(op, meta):
-            seen.append(op["n"])
-            if op["n"] == 0:
-                await asyncio.to_thread(nats_server.stop)
-                await asyncio.to_thread(nats_server.start)
-
-        info = await run_until_settled(
-            nats_server.url, [worker], lambda: len(seen) >= 10, "every message handled"
-        )
-        return seen, info
-
-    seen, info = asyncio.run(scenario())
+    worker = Worker("tester", batch_size=5)
+    seen, info = asyncio.run(
+        handle_in_turn(nats_server.url, 10, worker, restart_nats_after_the_first)
+    )
     assert seen == list(range(10))
     assert info.num_redelivered == 0
 
@@ -217,22 +219,12 @@ def test_the_rest_of_a_stale_batch_is_still_handled_before_newer_messages(nats_s
     newer messages wait beyond the batch: the left messages come back to the worker before
     the newer ones, so a single copy still handles everything once, in stream order."""
 
-    async def scenario():
-        await publish_comments(nats_server.url, 12)
-        worker, seen = Worker("tester", ack_wait=ACK_WAIT, batch_size=4), []
+    async def slow_on_the_second(number, meta):
+        if number == 1 and meta.delivery == 1:
+            await asyncio.sleep(0.8 * ACK_WAIT)  # deliberate: a slow handler
 
-        @worker.on("comment")
-        async def handler(op, meta):
-            seen.append(op["n"])
-            if op["n"] == 1 and meta.delivery == 1:
-                await asyncio.sleep(0.8 * ACK_WAIT)  # deliberate: a slow handler
-
-        info = await run_until_settled(
-            nats_server.url, [worker], lambda: len(set(seen)) == 12, "every message handled"
-        )
-        return seen, info
-
-    seen, info = asyncio.run(scenario())
+    worker = Worker("tester", ack_wait=ACK_WAIT, batch_size=4)
+    seen, info = asyncio.run(handle_in_turn(nats_server.url, 12, worker, slow_on_the_second))
     assert seen == list(range(12))
     assert info.ack_floor.stream_seq == 12
 
