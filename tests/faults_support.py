@@ -32,6 +32,8 @@ from support import (  # noqa: F401 - re-exported for the fault tests
     is_new_post,
     op_body,
     op_subject,
+    printed_urls,
+    start_honcho,
     stored,
     wait_until,
 )
@@ -188,21 +190,6 @@ def sigkill(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-# -- honcho ---------------------------------------------------------------------------
-
-
-def start_honcho(spawn: Callable[..., Proc], tmp_path: Path, procfile: Path, env: dict) -> Proc:
-    """`honcho start` with the given Procfile and an empty .env, in its own session."""
-    env_file = tmp_path / "empty.env"
-    env_file.write_text("")
-    args = [BIN / "honcho", "--no-colour", "-f", procfile, "-e", env_file, "-d", tmp_path, "start"]
-    return spawn(args, name="honcho", env=env, new_session=True)
-
-
-def printed_urls(honcho: Proc) -> list[str]:
-    return [m.group(1) for line in honcho.stdout.text().splitlines() if (m := URL_LINE.match(line))]
 
 
 def settle(condition: Callable[[], object], timeout: float) -> bool:

@@ -349,3 +349,18 @@ def status_json(nats_url: str, cwd) -> dict:
     result = steem_status(nats_url, "--json", cwd=cwd)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+# -- honcho ---------------------------------------------------------------------------
+
+
+def start_honcho(spawn: Callable[..., Proc], tmp_path: Path, procfile: Path, env: dict) -> Proc:
+    """`honcho start` with the given Procfile and an empty .env, in its own session."""
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("")
+    args = [BIN / "honcho", "--no-colour", "-f", procfile, "-e", env_file, "-d", tmp_path, "start"]
+    return spawn(args, name="honcho", env=env, new_session=True)
+
+
+def printed_urls(honcho: Proc) -> list[str]:
+    return [m.group(1) for line in honcho.stdout.text().splitlines() if (m := URL_LINE.match(line))]

@@ -6,27 +6,15 @@ from collections import Counter
 
 from replay_node.archive import load_archive
 from support import (
-    BIN,
     ROOT,
-    URL_LINE,
     console_script_pids,
     descendants,
     expected_posts,
     free_port,
+    printed_urls,
+    start_honcho,
     wait_until,
 )
-
-
-def printed_urls(honcho) -> list[str]:
-    return [m.group(1) for line in honcho.stdout.text().splitlines() if (m := URL_LINE.match(line))]
-
-
-def start_honcho(procs, tmp_path, procfile, env):
-    """`honcho start` with the given Procfile and an empty .env, in its own session."""
-    env_file = tmp_path / "empty.env"
-    env_file.write_text("")
-    args = [BIN / "honcho", "--no-colour", "-f", procfile, "-e", env_file, "-d", tmp_path, "start"]
-    return procs(args, name="honcho", env=env, new_session=True)
 
 
 def stop_honcho(honcho, names):
