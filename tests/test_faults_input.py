@@ -413,9 +413,10 @@ def test_the_bot_logs_and_acks_malformed_comment_messages_and_goes_on(nats_serve
     asyncio.run(publish(nats_server.url, items))
     bot.stdout.wait_for("after-the-bad-ones", timeout=20)
 
-    log = bot.stderr.text()
     for i, name in enumerate(MALFORMED_MESSAGES):
-        assert f"bad/{i}" in log, f"message '{name}' (bad/{i}) was not logged"
+        # stderr is read by its own thread, which may still be behind stdout's.
+        wait(lambda i=i: f"(bad/{i})" in bot.stderr.text(), 10, f"'{name}' (bad/{i}) logged")
+    log = bot.stderr.text()
     assert "Traceback" not in log, log
     assert bot.stdout.lines == ["https://steemit.com/@good/after-the-bad-ones"]
     state = wait(
