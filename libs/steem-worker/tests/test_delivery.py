@@ -14,6 +14,7 @@ from nats.js.api import ConsumerConfig
 from steem_worker import Worker
 from steem_worker.connection import close, connect, ensure_stream
 from steem_worker.delivery import HandledIds, confirm_ack
+from steem_worker.worker import _Consumer
 from support import BIN, free_port
 
 STREAM = StreamSettings.from_env({})
@@ -225,6 +226,48 @@ def test_the_rest_of_a_stale_batch_is_still_handled_before_newer_messages(nats_s
 
     worker = Worker("tester", ack_wait=ACK_WAIT, batch_size=4)
     seen, info = asyncio.run(handle_in_turn(nats_server.url, 12, worker, slow_on_the_second))
+    assert seen == list(range(12))
+    assert info.ack_floor.stream_seq == 12
+
+
+def test_messages_buffered_from_a_late_pull_are_left_with_a_stale_batch(nats_server):
+    """A pull the server answered after nats-py's fetch had given up leaves messages in
+    nats-py's buffer, which the next fetch hands over first. When the batch goes stale
+    (a slow handler here, an outage in production), those are as old as the batch: the
+    worker leaves them to the server too, so everything is still handled in order."""
+
+    async def scenario():
+        await publish_comments(nats_server.url, 12)
+        worker, seen, buffered = Worker("tester", ack_wait=ACK_WAIT, batch_size=4), [], []
+
+        @worker.on("comment")
+        async def handler(op, meta):
+            seen.append(op["n"])
+            if op["n"] == 1 and meta.delivery == 1:
+                # A pull of the worker's that no fetch waits for any more: the server's
+                # answer (messages 4 to 7) lands in nats-py's buffer.
+                subscription = consumer._subscription
+                await nc.publish(subscription._nms, b'{"batch": 4}', reply=subscription._deliver)
+                await asyncio.sleep(0.8 * ACK_WAIT)  # deliberate: a slow handler
+                buffered.append(consumer._subscription.pending_msgs)
+
+        nc = await nats.connect(nats_server.url)
+        await ensure_stream(nc.jetstream(), STREAM)
+        await worker._ensure_consumer(nc.jetstream())
+        stop = asyncio.Event()
+        consumer = _Consumer(worker, nc, stop, HandledIds(100))
+        task = asyncio.create_task(consumer.run())
+        try:
+            await wait_for(lambda: len(set(seen)) == 12, 30, "every message handled")
+            info = await settled_consumer(nats_server.url)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+            await nc.close()
+        return seen, buffered, info
+
+    seen, buffered, info = asyncio.run(scenario())
+    assert buffered == [4], "the late pull's messages did not reach nats-py's buffer"
     assert seen == list(range(12))
     assert info.ack_floor.stream_seq == 12
 

@@ -183,18 +183,16 @@ class Worker:
             js = nc.jetstream()
             if not await ensure_stream(js, stream_settings, stop):
                 return
-            subscription, consumer = await self._subscribe(js)
+            consumer = await self._ensure_consumer(js)
             log.info("consuming %s as durable consumer %r", ", ".join(self._handlers), self.name)
             reporter = StatusReporter(js, self.name, replicas=stream_settings.replicas)
             reporter.start()
             handled = self._handled_ids(state_dir, consumer)
             try:
-                await _Consumer(self, nc, subscription, stop, handled).run()
+                await _Consumer(self, nc, stop, handled).run()
             finally:
                 handled.close()
                 await reporter.stop()
-                with contextlib.suppress(nats.errors.Error):
-                    await subscription.unsubscribe()
         finally:
             await close(nc)
         log.info("stopped")
@@ -207,9 +205,7 @@ class Worker:
         instance = os.environ.get("HONCHO_PROCESS_NAME") or self.name  # bot.1, bot.2...
         return HandledIds(_HANDLED_MEMORY, state_dir / f"{instance}.handled", epoch)
 
-    async def _subscribe(
-        self, js: JetStreamContext
-    ) -> tuple[JetStreamContext.PullSubscription, ConsumerInfo]:
+    async def _ensure_consumer(self, js: JetStreamContext) -> ConsumerInfo:
         subjects = list(self._handlers)
         config = ConsumerConfig(
             durable_name=self.name,
@@ -224,30 +220,43 @@ class Worker:
         # Asked again, not taken from add_consumer's answer: after a nats-server restart,
         # that answer carries a new creation time for the same consumer, and the handled-ids
         # file keyed by it would be thrown away on every restart.
-        consumer = await js.consumer_info(STREAM_NAME, self.name)
-        return await js.pull_subscribe_bind(durable=self.name, stream=STREAM_NAME), consumer
+        return await js.consumer_info(STREAM_NAME, self.name)
 
 
 class _Consumer:
     """One run of a worker: fetch batches, hand each message to its handler, ack it."""
 
     def __init__(
-        self,
-        worker: Worker,
-        nc: Client,
-        subscription: JetStreamContext.PullSubscription,
-        stop: asyncio.Event,
-        handled: HandledIds,
+        self, worker: Worker, nc: Client, stop: asyncio.Event, handled: HandledIds
     ) -> None:
         self._worker = worker
         self._nc = nc
-        self._subscription = subscription
         self._stop = stop
         self._handled = handled
+        self._subscription: JetStreamContext.PullSubscription | None = None
+        # The window of the last fetch: messages nats-py buffered after it returned (the
+        # server answered a pull late) are as old as that fetch, not the next one.
+        self._window = DeliveryWindow(worker.ack_wait)
 
     async def run(self) -> None:
-        await self._consume()
-        await self._hand_back_leftovers()
+        await self._bind()
+        try:
+            await self._consume()
+            await self._hand_back_leftovers()
+        finally:
+            await self._unbind()
+
+    async def _bind(self) -> None:
+        js = self._nc.jetstream()
+        self._subscription = await js.pull_subscribe_bind(
+            durable=self._worker.name, stream=STREAM_NAME
+        )
+
+    async def _unbind(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._subscription.unsubscribe()
+            self._subscription = None
 
     async def _consume(self) -> None:
         batch_size = self._worker.batch_size
@@ -256,9 +265,14 @@ class _Consumer:
             # reach the server with the others, all at once, when it is back.
             if not await nats_is_back(self._nc, self._stop):
                 return
+            buffered = self._subscription.pending_msgs
+            if buffered and not self._window.still_ours():
+                await self._let_the_server_take_back(0)
+                continue
             try:
-                window = DeliveryWindow(self._worker.ack_wait)
+                window = self._window if buffered else DeliveryWindow(self._worker.ack_wait)
                 messages = await self._subscription.fetch(batch_size, timeout=_FETCH_WAIT)
+                self._window = window
             except (FetchTimeoutError, nats.errors.TimeoutError, TimeoutError):
                 continue
             except nats.errors.ConnectionClosedError:
@@ -283,18 +297,25 @@ class _Consumer:
                 await self._handle(msg)
 
     async def _let_the_server_take_back(self, count: int) -> None:
-        """Fetch nothing until the messages we left are due to be given out again.
+        """Leave `count` stale messages of a batch, and any nats-py buffered since, to the
+        server, and fetch nothing until they are due to be given out again.
 
-        A fetch made at once would get the messages after them first (the server gives out
-        what we left only when their ack_wait runs out, counted anew if it restarted), and
-        a single worker would handle newer operations before older ones. Once they are
-        due, the server gives them out before anything newer.
+        Buffered messages (answers to a pull that came after the fetch had returned) are
+        at least as old as the batch: a fresh subscription drops them, or the next fetch
+        would hand them over first. A fetch made at once would get the messages after
+        them all first (the server gives out what we left only when their ack_wait runs
+        out), and a single worker would handle newer operations before older ones. Once
+        they are due, the server gives them out before anything newer.
         """
+        buffered = self._subscription.pending_msgs
+        if buffered:
+            await self._unbind()
+            await self._bind()
         pause = self._worker.ack_wait + _REDELIVERY_MARGIN
         log.info(
             "leaving %d messages fetched too long ago; the server gives them out again "
             "first, in %.0f s",
-            count,
+            count + buffered,
             pause,
         )
         with contextlib.suppress(TimeoutError):
