@@ -8,7 +8,9 @@ out. Each piece here closes one of those gaps:
 - `DeliveryWindow`: a fetched message is handled only while it is still ours, fetched
   less than `ack_wait` ago (the server keeps its delivery time across a restart, so this
   holds across outages too). The rest of a stale batch is left to the server, which
-  gives it out again; the worker fetches nothing until then, so those come back first.
+  gives it out again (with what nats-py buffered from a late answer to a pull, which
+  the worker dates from the fetch it belongs to); the worker fetches nothing until
+  then, so those come back first.
   `nats_is_back`: a worker waits for NATS before each message.
 - `kept_alive`: while a slow handler runs, tell the server we are still working on it.
 - `confirm_ack`: an ack is retried until the server confirms it, for as long as NATS is
