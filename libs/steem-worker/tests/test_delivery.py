@@ -89,6 +89,27 @@ async def run_until_settled(url: str, workers: list[Worker], done, what: str):
         await asyncio.wait_for(asyncio.gather(*tasks), 10)
 
 
+def start_server_with_users(procs, tmp_path, port: int, worker_may_ack: bool):
+    """A nats-server with a `publisher` user and a `worker` user who, unless
+    `worker_may_ack`, may not publish acks: the server never hears them."""
+    deny = "" if worker_may_ack else ', deny: "$JS.ACK.>"'
+    config = tmp_path / "nats.conf"
+    config.write_text(
+        f"""
+        listen: 127.0.0.1:{port}
+        jetstream {{ store_dir: "{tmp_path / "js"}" }}
+        authorization {{ users = [
+            {{ user: publisher, password: publisher }}
+            {{ user: worker, password: worker,
+               permissions: {{ publish: {{ allow: ">"{deny} }} }} }}
+        ] }}
+        """
+    )
+    server = procs([BIN / "nats-server", "-c", config], name="nats-server")
+    server.stderr.wait_for("Server is ready", timeout=15)
+    return server
+
+
 async def handle_in_turn(url: str, count: int, worker: Worker, on_message):
     """Publish `count` comments and serve `worker` until it has handled each; its handler
     records the message's number, then awaits `on_message(number, meta)`. Returns the
@@ -280,23 +301,9 @@ def test_a_message_whose_ack_is_lost_is_not_handled_again_even_by_a_restarted_wo
     the next run of the worker, after nats-server too was killed and restarted, which
     reads what the first one handled from its state folder."""
     port = free_port()
-    config = tmp_path / "nats.conf"
-    config.write_text(
-        f"""
-        listen: 127.0.0.1:{port}
-        jetstream {{ store_dir: "{tmp_path / "js"}" }}
-        authorization {{ users = [
-            {{ user: publisher, password: publisher }}
-            {{ user: worker, password: worker,
-               permissions: {{ publish: {{ allow: ">", deny: "$JS.ACK.>" }} }} }}
-        ] }}
-        """
-    )
 
     def start_server():
-        server = procs([BIN / "nats-server", "-c", config], name="nats-server")
-        server.stderr.wait_for("Server is ready", timeout=15)
-        return server
+        return start_server_with_users(procs, tmp_path, port, worker_may_ack=False)
 
     server = start_server()
     worker_url = f"nats://worker:worker@127.0.0.1:{port}"
@@ -383,26 +390,7 @@ def test_an_ack_unanswered_before_an_outage_is_confirmed_after_it(procs, tmp_pat
     time it gives an answering server is counted only while connected) and the ack is
     confirmed once NATS is back, instead of given up in the middle of the outage."""
     port = free_port()
-    config = tmp_path / "nats.conf"
-
-    def start_server(worker_may_ack: bool):
-        deny = "" if worker_may_ack else ', deny: "$JS.ACK.>"'
-        config.write_text(
-            f"""
-            listen: 127.0.0.1:{port}
-            jetstream {{ store_dir: "{tmp_path / "js"}" }}
-            authorization {{ users = [
-                {{ user: publisher, password: publisher }}
-                {{ user: worker, password: worker,
-                   permissions: {{ publish: {{ allow: ">"{deny} }} }} }}
-            ] }}
-            """
-        )
-        server = procs([BIN / "nats-server", "-c", config], name="nats-server")
-        server.stderr.wait_for("Server is ready", timeout=15)
-        return server
-
-    server = start_server(worker_may_ack=False)
+    server = start_server_with_users(procs, tmp_path, port, worker_may_ack=False)
 
     async def scenario() -> bool:
         await publish_comments(f"nats://publisher:publisher@127.0.0.1:{port}", 1)
@@ -422,7 +410,7 @@ def test_an_ack_unanswered_before_an_outage_is_confirmed_after_it(procs, tmp_pat
             server.popen.wait(5)
             await wait_for(lambda: not nc.is_connected, 10, "the worker to notice the outage")
             await asyncio.sleep(CONFIRM_WAIT + 2)  # deliberate: an outage longer than that wait
-            await asyncio.to_thread(start_server, True)
+            await asyncio.to_thread(start_server_with_users, procs, tmp_path, port, True)
             return await asyncio.wait_for(acking, 20)
         finally:
             await close(nc)
