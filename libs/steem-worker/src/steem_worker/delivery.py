@@ -96,17 +96,19 @@ async def confirm_ack(
     moving the consumer to another node leaves acks unanswered for a few seconds): an ack
     sent just before NATS went away must not be given up during the outage.
     """
-    connected_for = 0.0  # seconds of unanswered tries while connected
+    connected_for = 0.0  # seconds spent connected since the first try, waits included
     delay = 0.1
+    last = time.monotonic()
     while True:
-        started = time.monotonic()
         try:
             await msg.ack_sync(timeout=_ACK_TIMEOUT)
             return True
         except nats.errors.Error as err:
             log.debug("ack of %s unanswered (%s); trying again", where, err)
+            now = time.monotonic()
             if nc.is_connected:
-                connected_for += time.monotonic() - started
+                connected_for += now - last
+            last = now
             if nc.is_closed or stop.is_set() or connected_for >= ack_wait:
                 # The server will give it out again after ack_wait: it may be handled twice.
                 log.warning("ack of %s not confirmed (%s); it may be redelivered", where, err)
