@@ -5,9 +5,9 @@ server by then, the message goes out again (to this copy of the worker or anothe
 message is handled twice when its ack is lost, or when it is handled after its time ran
 out. Each piece here closes one of those gaps:
 
-- `DeliveryWindow`: a fetched message is handled only while it is still ours, fetched
-  less than `ack_wait` ago (the server keeps its delivery time across a restart, so this
-  holds across outages too). The rest of a stale batch is left to the server, which
+- `DeliveryWindow`: a fetched message is handled only while it is surely still ours,
+  fetched less than 0.7 × `ack_wait` ago (the server keeps its delivery time across a
+  restart, so this holds across outages too). The rest of a stale batch is left to the server, which
   gives it out again (with what nats-py buffered from a late answer to a pull, which
   the worker dates from the fetch it belongs to); the worker fetches nothing until
   then, so those come back first.
