@@ -68,6 +68,12 @@ def block_latencies(
     return latencies[:count]
 
 
+def pauses(proc: Proc) -> int:
+    """Lines where the worker left fetched messages to the server and paused (issue 13):
+    with NATS up and a handler that only prints, there must be none."""
+    return sum("leaving" in line for line in proc.log.read_text(errors="replace").splitlines())
+
+
 def summary(latencies: list[float], follower: Follower) -> dict:
     return {
         "blocks": len(latencies),
@@ -76,6 +82,7 @@ def summary(latencies: list[float], follower: Follower) -> dict:
         "p90": percentile(latencies, 0.90),
         "p99": percentile(latencies, 0.99),
         "max": max(latencies, default=None),
+        "pauses": pauses(follower.bot),
         "latencies_s": [round(x, 4) for x in latencies],
         "peak_rss_mb": {
             "broadcaster": peak_rss_mb(follower.broadcaster.pid),

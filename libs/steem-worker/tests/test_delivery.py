@@ -418,3 +418,43 @@ def test_an_ack_unanswered_before_an_outage_is_confirmed_after_it(procs, tmp_pat
     with caplog.at_level(logging.DEBUG, logger="steem_worker.delivery"):
         confirmed = asyncio.run(scenario())
     assert confirmed, [r.getMessage() for r in caplog.records]
+
+
+def test_quiet_gaps_between_messages_never_make_the_worker_leave_or_pause(nats_server, caplog):
+    """Live, a worker's subject is often quiet for longer than 0.7 × ack_wait. Meanwhile
+    its pulls expire, and the server's answers to them (408 notes, or a message sent just
+    as a pull expires) can land in nats-py's buffer after the fetch gave up. They are as
+    new as the pull that brought them: the next message is handled at once, on its first
+    delivery, and the worker never leaves messages to the server or pauses."""
+
+    async def scenario():
+        worker, seen, stop = Worker("tester", ack_wait=ACK_WAIT), [], asyncio.Event()
+
+        @worker.on("comment")
+        async def handler(op, meta):
+            seen.append((op["n"], meta.delivery))
+
+        task = serving(worker, nats_server.url, stop)
+        nc = await nats.connect(nats_server.url)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, STREAM)
+            for n in range(5):
+                await js.publish(
+                    "steem.op.comment",
+                    json.dumps({"n": n}).encode(),
+                    headers={"Nats-Msg-Id": f"q/{n}"},
+                )
+                await wait_for(lambda n=n: len(seen) == n + 1, 5, f"message {n} handled")
+                await asyncio.sleep(1.5 * ACK_WAIT)  # deliberate: the quiet gap under test
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+            await nc.close()
+        return seen
+
+    with caplog.at_level(logging.INFO):
+        seen = asyncio.run(scenario())
+    assert seen == [(n, 1) for n in range(5)]
+    leaving = [r.getMessage() for r in caplog.records if "leaving" in r.getMessage()]
+    assert leaving == [], "the worker left messages while NATS was up and handlers were quick"

@@ -35,6 +35,7 @@ from typing import TextIO
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,17 @@ class DeliveryWindow:
 
     def still_ours(self) -> bool:
         return time.monotonic() < self._fresh_until
+
+
+def buffered_messages(subscription: JetStreamContext.PullSubscription) -> int:
+    """Messages nats-py holds from a pull answered after its fetch had returned.
+
+    The server's status notes (`408 Request Timeout` for a pull that expired) land in the
+    same buffer and are counted by `pending_msgs`; they are not messages to handle or to
+    leave, and the next fetch discards them.
+    """
+    queue = subscription._sub._pending_queue._queue  # nats-py offers only the raw count
+    return sum(1 for msg in queue if not JetStreamContext.is_status_msg(msg))
 
 
 async def nats_is_back(nc: Client, stop: asyncio.Event) -> bool:

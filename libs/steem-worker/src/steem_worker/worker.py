@@ -54,7 +54,14 @@ from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 
 from steem_worker.connection import NatsRefused, close, connect_unless_stopped, ensure_stream
-from steem_worker.delivery import DeliveryWindow, HandledIds, confirm_ack, kept_alive, nats_is_back
+from steem_worker.delivery import (
+    DeliveryWindow,
+    HandledIds,
+    buffered_messages,
+    confirm_ack,
+    kept_alive,
+    nats_is_back,
+)
 from steem_worker.logs import setup_logging
 from steem_worker.shutdown import stop_event
 from steem_worker.status import StatusReporter
@@ -265,14 +272,17 @@ class _Consumer:
             # reach the server with the others, all at once, when it is back.
             if not await nats_is_back(self._nc, self._stop):
                 return
-            buffered = self._subscription.pending_msgs
+            buffered = buffered_messages(self._subscription)
             if buffered and not self._window.still_ours():
                 await self._let_the_server_take_back(0)
                 continue
+            if not buffered:
+                # Every pull dates what it brings, even one that times out: a message the
+                # server sends just as it expires lands in the buffer, as new as this pull.
+                self._window = DeliveryWindow(self._worker.ack_wait)
+            window = self._window
             try:
-                window = self._window if buffered else DeliveryWindow(self._worker.ack_wait)
                 messages = await self._subscription.fetch(batch_size, timeout=_FETCH_WAIT)
-                self._window = window
             except (FetchTimeoutError, nats.errors.TimeoutError, TimeoutError):
                 continue
             except nats.errors.ConnectionClosedError:
@@ -307,7 +317,7 @@ class _Consumer:
         out), and a single worker would handle newer operations before older ones. Once
         they are due, the server gives them out before anything newer.
         """
-        buffered = self._subscription.pending_msgs
+        buffered = buffered_messages(self._subscription)
         if buffered:
             await self._unbind()
             await self._bind()
