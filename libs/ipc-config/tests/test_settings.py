@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from ipc_config import ChainSettings, ConfigError, NatsSettings, StreamSettings
-from ipc_config.settings import DEFAULT_STEEM_NODES, log_level, redact_url, worker_state_dir
+from ipc_config.settings import DEFAULT_STEEM_NODES, LogSettings, WorkerSettings, redact_url
 
 
 def test_defaults_follow_the_design():
@@ -32,7 +32,7 @@ def test_values_are_parsed():
     assert chain.nodes == ("http://127.0.0.1:8090", "https://api.example.org")
     assert chain.start_block == 3286849
     assert chain.mode == "head"
-    assert chain.batch_size == 20
+    assert chain.fetch_batch_size == 20
     assert chain.node_timeout == 2.5
     nats = NatsSettings.from_env({"NATS_URL": "nats://a:4300,tls://b:4301", "NATS_STORE_DIR": "/x"})
     assert nats.urls == ("nats://a:4300", "tls://b:4301")
@@ -85,19 +85,23 @@ def test_stream_settings():
         StreamSettings.from_env({"STREAM_DUPLICATE_WINDOW": "soon"})
 
 
+def state_dir(env):
+    return WorkerSettings.from_env(env).state_dir
+
+
 def test_worker_state_dir(tmp_path):
-    assert worker_state_dir({}) == Path(".data/workers")
-    assert worker_state_dir({"WORKER_STATE_DIR": str(tmp_path / "new")}) == tmp_path / "new"
+    assert state_dir({}) == Path(".data/workers")
+    assert state_dir({"WORKER_STATE_DIR": str(tmp_path / "new")}) == tmp_path / "new"
     a_file = tmp_path / "file"
     a_file.write_text("")
     with pytest.raises(ConfigError, match="WORKER_STATE_DIR=.* is a file, not a folder"):
-        worker_state_dir({"WORKER_STATE_DIR": str(a_file)})
+        state_dir({"WORKER_STATE_DIR": str(a_file)})
 
 
 def test_log_level():
-    assert log_level({"LOG_LEVEL": "debug"}) == 10
+    assert LogSettings.from_env({"LOG_LEVEL": "debug"}).log_level == 10
     with pytest.raises(ConfigError, match="LOG_LEVEL='LOUD'"):
-        log_level({"LOG_LEVEL": "loud"})
+        LogSettings.from_env({"LOG_LEVEL": "loud"})
 
 
 @pytest.mark.parametrize(
@@ -120,8 +124,8 @@ def test_settings_repr_hides_credentials():
 
 LOAD_SCRIPT = """
 from ipc_config import ChainSettings
-from ipc_config.settings import load
-print(load(ChainSettings, "broadcaster").start_block)
+from ipc_config.settings import load_settings
+print(load_settings(ChainSettings, "broadcaster").start_block)
 """
 
 

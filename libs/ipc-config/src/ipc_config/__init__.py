@@ -33,9 +33,14 @@ from ipc_config.contract import (
 from ipc_config.settings import (
     ChainSettings,
     ConfigError,
+    LogSettings,
     NatsSettings,
+    ServiceSettings,
+    Settings,
     StreamSettings,
-    load,
+    WorkerSettings,
+    load_settings,
+    setting,
 )
 from ipc_config.stream import stream_config
 
@@ -62,10 +67,15 @@ __all__ = [
     "STREAM_SUBJECTS",
     "ChainSettings",
     "ConfigError",
+    "LogSettings",
     "NatsSettings",
+    "ServiceSettings",
+    "Settings",
     "StreamSettings",
+    "WorkerSettings",
     "block_msg_id",
-    "load",
+    "load_settings",
+    "setting",
     "op_msg_id",
     "op_subject",
     "op_type_name",

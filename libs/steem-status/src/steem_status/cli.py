@@ -18,7 +18,7 @@ import sys
 import nats
 import nats.errors
 from ipc_config import NatsSettings
-from ipc_config.settings import load
+from ipc_config.settings import load_settings
 from nats.js.errors import ServiceUnavailableError
 from steem_worker.connection import connect_options
 
@@ -149,7 +149,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    settings = load(NatsSettings, PROCESS)  # a malformed NATS_URL: one line, exit 2
+    settings = load_settings(NatsSettings, PROCESS)  # a malformed NATS_URL: one line, exit 2
     if args.watch is not None:
         asyncio.run(watch(settings, args.watch, args.json))
         sys.exit(0)

@@ -12,7 +12,7 @@ import sysconfig
 from pathlib import Path
 
 from ipc_config import NatsSettings
-from ipc_config.settings import load
+from ipc_config.settings import load_settings
 
 PROCESS = "nats"
 
@@ -40,7 +40,7 @@ def server_args(settings: NatsSettings) -> list[str]:
 
 
 def main() -> None:
-    settings = load(NatsSettings, PROCESS)
+    settings = load_settings(NatsSettings, PROCESS)
     settings.store_dir.mkdir(parents=True, exist_ok=True)
     binary = nats_server_binary()
     args = server_args(settings)

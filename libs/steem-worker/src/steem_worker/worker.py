@@ -46,7 +46,7 @@ from ipc_config import (
     StreamSettings,
     op_subject,
 )
-from ipc_config.settings import exit_config_error, log_level, settings_or_exit, worker_state_dir
+from ipc_config.settings import WorkerSettings, exit_config_error, load_settings
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -157,12 +157,10 @@ class Worker:
 
     def run(self) -> None:
         """Set up logging and settings, consume until SIGTERM/SIGINT, exit 0."""
-        with settings_or_exit(self.name):
-            level = log_level()
-            nats_settings = NatsSettings.from_env(os.environ)
-            stream_settings = StreamSettings.from_env(os.environ)
-            state_dir = worker_state_dir(os.environ)
-        setup_logging(self.name, level)
+        settings = load_settings(WorkerSettings, self.name)
+        nats_settings = stream_settings = settings
+        state_dir = settings.state_dir
+        setup_logging(self.name, settings.log_level)
         if not self._handlers:
             raise RuntimeError(f"{self.name}: no handlers; register one with @worker.on(...)")
         try:

@@ -2,11 +2,10 @@
 
 import asyncio
 import logging
-import os
 import sys
 
-from ipc_config import ChainSettings, NatsSettings, StreamSettings
-from ipc_config.settings import exit_config_error, log_level, settings_or_exit
+from ipc_config.settings import ChainSettings as _C
+from ipc_config.settings import ServiceSettings, exit_config_error, load_settings
 from steem_worker.connection import NatsRefused
 from steem_worker.logs import setup_logging
 
@@ -14,13 +13,14 @@ from broadcaster.app import PROCESS, run
 from broadcaster.lease import LeaseLost
 
 
+class BroadcasterSettings(ServiceSettings, _C):
+    pass
+
+
 def main() -> None:
-    with settings_or_exit(PROCESS):
-        level = log_level()
-        chain = ChainSettings.from_env(os.environ)
-        nats = NatsSettings.from_env(os.environ)
-        stream = StreamSettings.from_env(os.environ)
-    setup_logging(PROCESS, level)
+    settings = load_settings(BroadcasterSettings, PROCESS)
+    chain = nats = stream = settings
+    setup_logging(PROCESS, settings.log_level)
     try:
         asyncio.run(run(chain, nats, stream))
     except NatsRefused as err:

@@ -1,10 +1,9 @@
 """`transfer-watcher`: a micro-process built on the worker kit."""
 
 import logging
-import os
 from typing import Any
 
-from ipc_config.settings import log_level, settings_or_exit
+from ipc_config.settings import LogSettings, load_settings
 from steem_worker import OpMeta, Worker
 from steem_worker.logs import setup_logging
 
@@ -28,10 +27,8 @@ def build_worker(settings: WatchSettings) -> Worker:
 
 
 def main() -> None:
-    with settings_or_exit(PROCESS):
-        settings = WatchSettings.from_env(os.environ)
-        level = log_level()
-    setup_logging(PROCESS, level)
+    settings = load_settings(WatchSettings, PROCESS)
+    setup_logging(PROCESS, load_settings(LogSettings, PROCESS).log_level)
     if not settings.accounts:
         log.info("WATCH_ACCOUNTS is not set: printing transfers of every account")
     log.info("watching %s", settings.describe())

@@ -1,0 +1,83 @@
+"""Reading the chain in a thread, for the event loop: the broadcaster's input.
+
+    Steem nodes --(beem, thread)--> bounded queue --(asyncio)--> the publisher
+
+The queue holds a few batches at most, so a publisher stuck on a NATS outage stops the
+reader instead of letting it pile the chain up in memory.
+"""
+
+import asyncio
+import logging
+import threading
+
+from ipc_config import ChainSettings
+
+from broadcaster.chain import ChainReader, NodeClient, Stopped, Tip
+from broadcaster.follow import Batch, Follower
+from broadcaster.publisher import Checkpoint
+
+log = logging.getLogger(__name__)
+
+QUEUE_BATCHES = 4
+
+
+def target_of(tip: Tip, mode: str) -> int:
+    return tip.irreversible if mode == "irreversible" else tip.head
+
+
+class ChainThread:
+    """Runs the Follower in a daemon thread and hands its batches to the event loop."""
+
+    def __init__(
+        self, chain: ChainSettings, checkpoint: Checkpoint | None, known_ids: dict[int, str]
+    ) -> None:
+        self._chain = chain
+        self._checkpoint = checkpoint
+        self._known_ids = known_ids  # block number -> id, of the last blocks in the stream
+        self._stop = threading.Event()
+        self._loop = asyncio.get_running_loop()
+        self.batches: asyncio.Queue[Batch | BaseException] = asyncio.Queue(QUEUE_BATCHES)
+        nodes = [NodeClient(url, chain.node_timeout) for url in chain.nodes]
+        self._reader = ChainReader(nodes, self._stop)
+        self._thread = threading.Thread(target=self._run, name="chain", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _emit(self, item: Batch | BaseException) -> None:
+        asyncio.run_coroutine_threadsafe(self.batches.put(item), self._loop).result()
+
+    def _run(self) -> None:
+        try:
+            next_num = self._start_point()
+            Follower(
+                self._reader, self._chain.mode, next_num, self._known_ids,
+                self._chain.fetch_batch_size, self._emit, self._stop,
+            ).run()  # fmt: skip
+        except Stopped:
+            pass
+        except BaseException as err:  # hand it to the event loop, which exits non-zero
+            if not self._stop.is_set():
+                self._emit(err)
+
+    def _start_point(self) -> int:
+        mode = self._chain.mode
+        if self._checkpoint is not None:
+            log.info(
+                "resuming after block %d (%s), the last checkpoint in the stream",
+                self._checkpoint.block_num, self._checkpoint.block_id,
+            )  # fmt: skip
+            return self._checkpoint.block_num + 1
+        if self._chain.start_block is not None:
+            log.info(
+                "no checkpoint in the stream; starting at START_BLOCK %d", self._chain.start_block
+            )
+            return self._chain.start_block
+        start = target_of(self._reader.tip(), mode)
+        log.info(
+            "no checkpoint and no START_BLOCK; starting at the current %s block %d", mode, start
+        )
+        return start
