@@ -43,7 +43,7 @@ KB64 = 64 * 1024
 def read_fixture_transactions(path: Path) -> list[dict]:
     """The fixture's transactions, with its known quirks repaired as the sample builder does
     (Python literal, unescaped inner JSON, a bare operation body)."""
-    script = ROOT / "workers" / "replay-node" / "scripts" / "make_sample.py"
+    script = ROOT / "tools" / "replay-node" / "scripts" / "make_sample.py"
     spec = importlib.util.spec_from_file_location("make_sample", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,9 +1,9 @@
 """Build the bundled sample archive from the mainnet fixtures.
 
-    cd /work/main && uv run python workers/replay-node/scripts/make_sample.py
+    cd /work/main && uv run python tools/replay-node/scripts/make_sample.py
 
 Reads ``tests/fixtures/mainnet/`` and writes
-``workers/replay-node/src/replay_node/data/sample.jsonl.gz``: 400 contiguous blocks
+``tools/replay-node/src/replay_node/data/sample.jsonl.gz``: 400 contiguous blocks
 3286700..3287099 that contain, unchanged, the real block 3286849 (its neighbours' ids
 link to its real ``previous`` and ``block_id``), the transactions of the other real
 blocks (5771683, 6531076, condenser 4000001) and every real transaction of
