@@ -37,7 +37,13 @@ def test_message_ids_are_positional_and_distinguish_forks():
 def test_stream_config_holds_every_steem_subject_on_disk():
     config = stream_config(StreamSettings.from_env({}))
     assert config.name == "STEEM"
-    assert config.subjects == ["steem.>"]
+    assert config.subjects == [
+        "steem.op.>",
+        "steem.vop.>",
+        "steem.block",
+        "steem.fork",
+        "steem.invalid",
+    ]
     assert config.storage.value == "file"
     assert config.duplicate_window == 120.0
     assert config.max_age == 168 * 3600

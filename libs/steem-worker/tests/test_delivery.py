@@ -9,15 +9,30 @@ import logging
 import signal
 
 import nats
-from ipc_config import NatsSettings, StreamSettings
+import pytest
+from ipc_config import WorkerSettings
 from nats.js.api import ConsumerConfig
 from steem_worker import Worker
-from steem_worker.connection import close, connect, ensure_stream
-from steem_worker.delivery import HandledIds, confirm_ack
-from steem_worker.worker import _Consumer
+from steem_worker.connection import close, connect, ensure_streams
+from steem_worker.delivery import Delivery, Timing, confirm_ack
+from steem_worker.handled_ids import HandledIds
 from support import BIN, free_port
 
-STREAM = StreamSettings.from_env({})
+STREAM = WorkerSettings.from_env({})
+STATE: list = []  # the folder of the running test, where workers keep their handled ids
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path):
+    STATE[:] = [tmp_path / "state"]
+    yield
+    STATE.clear()
+
+
+def worker_settings(url: str) -> WorkerSettings:
+    return WorkerSettings.from_env({"NATS_URL": url, "WORKER_STATE_DIR": str(STATE[0])})
+
+
 ACK_WAIT = 1.0
 CONFIRM_WAIT = 4.0  # more than one unanswered ack request (2 s)
 
@@ -25,7 +40,7 @@ CONFIRM_WAIT = 4.0  # more than one unanswered ack request (2 s)
 async def publish_comments(url: str, count: int) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
-    await ensure_stream(js, STREAM)
+    await ensure_streams(js, STREAM)
     for n in range(count):
         await js.publish(
             "steem.op.comment",
@@ -64,8 +79,7 @@ async def wait_for_pull_request(url: str, timeout: float = 20) -> None:
 
 
 def serving(worker: Worker, url: str, stop: asyncio.Event) -> asyncio.Task:
-    settings = NatsSettings.from_env({"NATS_URL": url})
-    return asyncio.create_task(worker.serve(settings, STREAM, stop))
+    return asyncio.create_task(worker.serve(worker_settings(url), stop))
 
 
 async def wait_for(condition, timeout: float, what: str) -> None:
@@ -273,10 +287,18 @@ def test_messages_buffered_from_a_late_pull_are_left_with_a_stale_batch(nats_ser
                 buffered.append(consumer._subscription.pending_msgs)
 
         nc = await nats.connect(nats_server.url)
-        await ensure_stream(nc.jetstream(), STREAM)
-        await worker._ensure_consumer(nc.jetstream())
+        js, settings = nc.jetstream(), worker_settings(nats_server.url)
+        await ensure_streams(js, settings)
+        params = worker.params(settings)
+        await worker._ensure_consumers(js, params)
         stop = asyncio.Event()
-        consumer = _Consumer(worker, nc, stop, HandledIds(100))
+
+        async def handle(msg):
+            return await worker.dispatch(msg, settings, params, js)
+
+        consumer = Delivery(
+            nc, "STEEM", "tester", Timing(ACK_WAIT), 4, HandledIds(100), stop, handle
+        )
         task = asyncio.create_task(consumer.run())
         try:
             await wait_for(lambda: len(set(seen)) == 12, 30, "every message handled")
@@ -316,8 +338,10 @@ def test_a_message_whose_ack_is_lost_is_not_handled_again_even_by_a_restarted_wo
         async def handler(op, meta):
             deliveries.append(meta.delivery)
 
-        settings = NatsSettings.from_env({"NATS_URL": worker_url})
-        task = asyncio.create_task(worker.serve(settings, STREAM, stop, tmp_path / "state"))
+        settings = WorkerSettings.from_env(
+            {"NATS_URL": worker_url, "WORKER_STATE_DIR": str(tmp_path / "state")}
+        )
+        task = asyncio.create_task(worker.serve(settings, stop))
         await wait_for(
             lambda: any("came again" in r.getMessage() for r in caplog.records),
             20,
@@ -394,7 +418,7 @@ def test_an_ack_unanswered_before_an_outage_is_confirmed_after_it(procs, tmp_pat
 
     async def scenario() -> bool:
         await publish_comments(f"nats://publisher:publisher@127.0.0.1:{port}", 1)
-        settings = NatsSettings.from_env({"NATS_URL": f"nats://worker:worker@127.0.0.1:{port}"})
+        settings = WorkerSettings.from_env({"NATS_URL": f"nats://worker:worker@127.0.0.1:{port}"})
         nc = await connect(settings, "tester")
         try:
             js = nc.jetstream()
@@ -438,7 +462,7 @@ def test_quiet_gaps_between_messages_never_make_the_worker_leave_or_pause(nats_s
         nc = await nats.connect(nats_server.url)
         try:
             js = nc.jetstream()
-            await ensure_stream(js, STREAM)
+            await ensure_streams(js, STREAM)
             for n in range(5):
                 await js.publish(
                     "steem.op.comment",

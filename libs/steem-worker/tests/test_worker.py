@@ -1,64 +1,41 @@
-"""The worker kit against a real nats-server."""
+"""The worker kit against a real nats-server: routes, outcomes, dead letters, retention."""
 
 import asyncio
 import json
 import logging
 
-import nats
 import pytest
-from ipc_config import NatsSettings, StreamSettings
-from steem_worker import OpMeta, Worker
-from steem_worker.connection import ensure_stream
-
-STREAM = StreamSettings.from_env({})
+from ipc_config import WorkerSettings
+from steem_testing.jetstream import publish, serve_until, with_js
+from steem_testing.messages import block_id_of, op_headers, op_message
+from steem_worker import Drop, Meta, Retry, Worker
+from steem_worker.dead_letters import read_letters, replay_letters
 
 
 def headers(block_num: int, index: int) -> dict[str, str]:
-    return {
-        "Nats-Msg-Id": f"blk{block_num}/0/{index}",
-        "Steem-Block-Num": str(block_num),
-        "Steem-Block-Id": f"blk{block_num}",
-        "Steem-Trx-Id": f"trx{index}",
-        "Steem-Timestamp": "2016-07-17T12:00:00",
-    }
+    return op_headers(block_num, 0, index)
 
 
-async def publish(url: str, messages: list[tuple[str, bytes, dict]]) -> None:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    await ensure_stream(js, STREAM)
-    for subject, data, hdrs in messages:
-        await js.publish(subject, data, headers=hdrs)
-    await nc.close()
+def comment(n: int, block_num: int = 1) -> tuple[str, bytes, dict]:
+    return op_message("comment", {"n": n}, block_num, 0, n)
 
 
-async def consumer_state(url: str, name: str):
-    nc = await nats.connect(url)
-    info = await nc.jetstream().consumer_info("STEEM", name)
-    await nc.close()
-    return info
+async def consumer_state(settings: WorkerSettings, name: str):
+    return await with_js(settings, lambda js: js.consumer_info("STEEM", name))
 
 
-async def run_until(worker: Worker, url: str, done: asyncio.Event, timeout: float = 15) -> None:
-    stop = asyncio.Event()
-    serving = asyncio.create_task(
-        worker.serve(NatsSettings.from_env({"NATS_URL": url}), STREAM, stop)
-    )
-    try:
-        await asyncio.wait_for(done.wait(), timeout)
-    finally:
-        stop.set()
-        await asyncio.wait_for(serving, 10)
+def msg_id(block_num: int, index: int) -> str:
+    return op_headers(block_num, 0, index)["Nats-Msg-Id"]
 
 
-def make_worker(**options) -> tuple[Worker, list, asyncio.Event]:
-    return Worker("tester", **options), [], asyncio.Event()
+run_until = serve_until
 
 
-def test_handlers_get_each_op_once_in_order_with_its_metadata(nats_server):
+def test_handlers_get_each_op_once_in_order_with_its_metadata(settings):
     async def scenario():
+        s = settings()
         await publish(
-            nats_server.url,
+            s,
             [
                 ("steem.op.comment", json.dumps({"n": 1}).encode(), headers(10, 0)),
                 ("steem.op.vote", json.dumps({"n": 2}).encode(), headers(10, 1)),
@@ -66,124 +43,251 @@ def test_handlers_get_each_op_once_in_order_with_its_metadata(nats_server):
                 ("steem.op.comment", json.dumps({"n": 3}).encode(), headers(11, 1)),
             ],
         )
-        worker, seen, done = make_worker()
+        worker, seen = Worker("tester"), []
 
         @worker.on("comment")
-        async def on_comment(op, meta: OpMeta):
+        async def on_comment(op, meta: Meta):
             seen.append((op["n"], meta))
-            if len(seen) == 3:
-                done.set()
 
         @worker.on("vote")
         async def on_vote(op, meta):
             await on_comment(op, meta)
 
-        await run_until(worker, nats_server.url, done)
-        info = await consumer_state(nats_server.url, "tester")
-        return seen, info
+        await run_until(worker, s, lambda: len(seen) == 3)
+        return seen, await consumer_state(s, "tester"), s
 
-    seen, info = asyncio.run(scenario())
+    seen, info, s = asyncio.run(scenario())
     assert [n for n, _ in seen] == [1, 2, 3]
     meta = seen[1][1]
-    assert (meta.op_type, meta.block_num, meta.block_id, meta.trx_id) == (
+    assert (meta.type, meta.subject, meta.block_num, meta.block_id, meta.trx_id) == (
         "vote",
+        "steem.op.vote",
         10,
-        "blk10",
-        "trx1",
+        block_id_of(10),
+        op_headers(10)["Steem-Trx-Id"],
     )
-    assert (meta.timestamp, meta.msg_id, meta.delivery) == ("2016-07-17T12:00:00", "blk10/0/1", 1)
+    assert (meta.timestamp, meta.msg_id, meta.delivery) == ("2016-07-17T12:00:00", msg_id(10, 1), 1)
+    assert meta.settings == s
     assert info.num_ack_pending == 0
     assert info.num_pending == 0
     assert info.delivered.stream_seq == 4 or info.ack_floor.stream_seq == 4
 
 
-def test_a_restarted_worker_resumes_after_what_it_acked(nats_server):
+def test_a_restarted_worker_resumes_after_what_it_acked(settings):
     async def scenario():
-        await publish(nats_server.url, [("steem.op.comment", b'{"n": 1}', headers(1, 0))])
-        first, seen_first, done_first = make_worker()
+        s = settings()
+        await publish(s, [comment(1)])
+        seen = []
+        for round_ in (1, 2):
+            worker = Worker("tester")
 
-        @first.on("comment")
-        async def one(op, meta):
-            seen_first.append(op["n"])
-            done_first.set()
+            @worker.on("comment")
+            async def handler(op, meta, round_=round_):
+                seen.append((round_, op["n"]))
 
-        await run_until(first, nats_server.url, done_first)
-        await publish(nats_server.url, [("steem.op.comment", b'{"n": 2}', headers(2, 0))])
-        second, seen_second, done_second = make_worker()
+            await run_until(worker, s, lambda round_=round_: len(seen) == round_)
+            await publish(s, [comment(2, block_num=2)])
+        return seen
 
-        @second.on("comment")
-        async def two(op, meta):
-            seen_second.append(op["n"])
-            done_second.set()
-
-        await run_until(second, nats_server.url, done_second)
-        return seen_first, seen_second
-
-    assert asyncio.run(scenario()) == ([1], [2])
+    assert asyncio.run(scenario()) == [(1, 1), (2, 2)]
 
 
-def test_malformed_messages_are_logged_dropped_and_the_worker_goes_on(nats_server, caplog):
+def test_malformed_messages_are_kept_as_dead_letters_and_the_worker_goes_on(settings, caplog):
+    """What cannot even be decoded never reaches a handler: it is logged, kept as a dead
+    letter with the reason, and the worker goes on at once."""
+
     async def scenario():
+        s = settings()
         await publish(
-            nats_server.url,
+            s,
             [
                 ("steem.op.comment", b"not json", headers(1, 0)),
                 ("steem.op.comment", b"[1, 2]", headers(1, 1)),
-                ("steem.op.comment", b'{"no_author": 1}', headers(1, 2)),
-                ("steem.op.comment", b'{"author": "ok"}', headers(1, 3)),
+                ("steem.op.comment", b'{"author": "ok"}', headers(1, 2)),
             ],
         )
-        worker, seen, done = make_worker()
+        worker, seen = Worker("tester"), []
 
         @worker.on("comment")
         async def handler(op, meta):
-            seen.append(op["author"])  # KeyError on the message without one
-            done.set()
+            seen.append(op["author"])
 
-        await run_until(worker, nats_server.url, done)
-        return seen, await consumer_state(nats_server.url, "tester")
+        await run_until(worker, s, lambda: seen)
+        letters = await with_js(s, lambda js: read_letters(js, "tester"))
+        return seen, await consumer_state(s, "tester"), letters
 
     with caplog.at_level(logging.ERROR):
-        seen, info = asyncio.run(scenario())
+        seen, info, letters = asyncio.run(scenario())
     assert seen == ["ok"]
     assert info.num_ack_pending == 0 and info.num_redelivered == 0
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 3
-    assert "malformed message on steem.op.comment block 1 (blk1/0/0)" in errors[0]
-    assert "not a JSON object" in errors[1]
-    assert "KeyError" in errors[2] and "blk1/0/2" in errors[2]
+    assert f"malformed message on steem.op.comment block 1 ({msg_id(1, 0)})" in errors[0]
+    assert "Traceback" not in caplog.text
+    assert [(x.msg_id, x.subject, x.data) for x in letters] == [
+        (msg_id(1, 0), "steem.op.comment", b"not json"),
+        (msg_id(1, 1), "steem.op.comment", b"[1, 2]"),
+    ]
+    assert "not a JSON object" in letters[1].error
 
 
-def test_a_failing_handler_is_retried_then_given_up_with_a_log_line(nats_server, caplog):
+def test_drop_acknowledges_bad_data_once_without_a_retry_or_a_dead_letter(settings, caplog):
     async def scenario():
-        await publish(
-            nats_server.url,
-            [
-                ("steem.op.vote", b"{}", headers(1, 0)),
-                ("steem.op.vote", b'{"ok": 1}', headers(1, 1)),
-            ],
-        )
-        worker, attempts, done = make_worker(max_deliver=3, retry_delay=0.1)
+        s = settings()
+        await publish(s, [comment(1), comment(2)])
+        worker, attempts = Worker("tester", retry_delay=0.1), []
 
-        @worker.on("vote")
+        @worker.on("comment")
         async def handler(op, meta):
-            attempts.append(meta.delivery)
-            if len(attempts) == 4:
-                done.set()
-            if "ok" not in op:
-                raise RuntimeError("database down")
+            attempts.append((op["n"], meta.delivery))
+            if op["n"] == 1:
+                raise Drop("no author")
 
-        await run_until(worker, nats_server.url, done)
-        await asyncio.sleep(0)  # let the last ack go out before reading the consumer
-        return attempts
+        await run_until(worker, s, lambda: len(attempts) == 2)
+        info = await consumer_state(s, "tester")
+        return attempts, info, await with_js(s, lambda js: read_letters(js))
 
     with caplog.at_level(logging.WARNING):
-        attempts = asyncio.run(scenario())
-    # The failing message is tried 3 times; the good one after it is handled once.
-    assert attempts.count(1) == 2 and 2 in attempts and 3 in attempts and len(attempts) == 4
-    assert any(
-        "giving up" in r.getMessage() and "3 times" in r.getMessage() for r in caplog.records
+        attempts, info, letters = asyncio.run(scenario())
+    assert attempts == [(1, 1), (2, 1)]
+    assert info.num_redelivered == 0 and info.num_ack_pending == 0
+    assert letters == []
+    assert f"dropped steem.op.comment block 1 ({msg_id(1, 1)}): no author" in caplog.text
+
+
+def test_a_bug_in_a_handler_is_retried_then_kept_as_a_dead_letter(settings, caplog):
+    """A KeyError from handler code is not taken for bad data: it is retried, and after
+    max_deliver attempts kept with its error; the message after it is handled once."""
+
+    async def scenario():
+        s = settings()
+        await publish(s, [("steem.op.vote", b"{}", headers(1, 0)), comment(1)])
+        worker, attempts = Worker("tester", max_deliver=3, retry_delay=0.1), []
+
+        @worker.on("vote")
+        async def on_vote(op, meta):
+            attempts.append(("vote", meta.delivery))
+            op["weight"]  # noqa: B018 - the bug under test
+
+        @worker.on("comment")
+        async def on_comment(op, meta):
+            attempts.append(("comment", meta.delivery))
+
+        letters: list = []
+
+        async def kept():
+            letters[:] = await with_js(s, lambda js: read_letters(js, "tester"))
+            return letters
+
+        await run_until(worker, s, lambda: len(attempts) == 4)
+        async with asyncio.timeout(10):
+            while not await kept():
+                await asyncio.sleep(0.05)
+        return attempts, letters, await consumer_state(s, "tester")
+
+    with caplog.at_level(logging.WARNING):
+        attempts, letters, info = asyncio.run(scenario())
+    assert sorted(attempts) == [("comment", 1), ("vote", 1), ("vote", 2), ("vote", 3)]
+    (letter,) = letters
+    assert (letter.worker, letter.subject, letter.msg_id) == (
+        "tester",
+        "steem.op.vote",
+        msg_id(1, 0),
     )
+    assert letter.error == "KeyError: 'weight'" and letter.deliveries == 3
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+    assert "replay with: steem-dead replay tester" in caplog.text
+
+
+def test_retry_hands_the_message_again_after_its_delay(settings):
+    async def scenario():
+        s = settings()
+        await publish(s, [comment(1)])
+        worker, attempts = Worker("tester"), []
+
+        @worker.on("comment")
+        async def handler(op, meta):
+            attempts.append(meta.delivery)
+            if meta.delivery == 1:
+                raise Retry(0.2, "price not known yet")
+
+        await run_until(worker, s, lambda: len(attempts) == 2)
+        return attempts, await with_js(s, lambda js: read_letters(js))
+
+    assert asyncio.run(scenario()) == ([1, 2], [])
+
+
+def test_a_replayed_dead_letter_goes_back_to_its_worker_alone(settings):
+    """Two workers read the same comment; one gives up on it. Replayed, it reaches that
+    worker again under its own id and subject, never the other one, and leaves the dead
+    letters."""
+
+    async def scenario():
+        s = settings(WORKER_MAX_DELIVER="1")
+        await publish(s, [comment(7)])
+        failing, other, seen = Worker("failing"), Worker("other"), []
+        broken = [True]
+
+        @failing.on("comment")
+        async def flaky(op, meta):
+            seen.append(("failing", meta.msg_id, meta.subject))
+            if broken[0]:
+                raise RuntimeError("database down")
+
+        @other.on("comment")
+        async def steady(op, meta):
+            seen.append(("other", meta.msg_id, meta.subject))
+
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(w.serve(s, stop)) for w in (failing, other)]
+        try:
+            async with asyncio.timeout(20):
+                while not await with_js(s, lambda js: read_letters(js, "failing")):
+                    await asyncio.sleep(0.05)
+                broken[0] = False
+                replayed = await with_js(s, lambda js: replay_letters(js, "failing"))
+                while len(seen) < 3:
+                    await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        return seen, replayed, await with_js(s, lambda js: read_letters(js))
+
+    seen, replayed, left = asyncio.run(scenario())
+    assert sorted(seen) == [
+        ("failing", msg_id(1, 7), "steem.op.comment"),
+        ("failing", msg_id(1, 7), "steem.op.comment"),
+        ("other", msg_id(1, 7), "steem.op.comment"),
+    ]
+    assert [letter.msg_id for letter in replayed] == [msg_id(1, 7)]
+    assert left == []
+
+
+def test_block_and_fork_handlers_get_their_messages(settings):
+    async def scenario():
+        s = settings()
+        block = {"block_num": 5, "block_id": "00000005aa", "previous": "0000000400", "op_count": 0}
+        fork = {"fork_point": {"block_num": 4}, "abandoned": [{"block_num": 5}], "new_branch": []}
+        await publish(
+            s,
+            [
+                ("steem.block", json.dumps(block).encode(), {"Nats-Msg-Id": "00000005aa/block"}),
+                ("steem.fork", json.dumps(fork).encode(), {"Nats-Msg-Id": "fork/x"}),
+            ],
+        )
+        worker, seen = Worker("tester"), []
+
+        @worker.on_block
+        async def on_block(body, meta):
+            seen.append((meta.type, body["block_num"]))
+
+        @worker.on_fork
+        async def on_fork(body, meta):
+            seen.append((meta.type, body["abandoned"][0]["block_num"]))
+
+        await run_until(worker, s, lambda: len(seen) == 2)
+        return seen
+
+    assert asyncio.run(scenario()) == [("block", 5), ("fork", 5)]
 
 
 def test_worker_names_must_be_one_subject_token():
@@ -195,23 +299,26 @@ def test_worker_names_must_be_one_subject_token():
         worker.on("vote")(lambda op, meta: None)
 
 
-def test_a_filter_acks_what_it_rejects_without_calling_the_handler(nats_server):
+def test_a_filter_acks_what_it_rejects_without_calling_the_handler(settings):
     async def scenario():
-        await publish(
-            nats_server.url,
-            [("steem.op.comment", json.dumps({"n": n}).encode(), headers(1, n)) for n in range(6)],
-        )
-        worker, seen, done = make_worker()
+        s = settings()
+        await publish(s, [comment(n) for n in range(6)])
+        worker, seen = Worker("tester"), []
 
         @worker.on("comment", when=lambda op: op["n"] % 2 == 1)
         async def odd(op, meta):
             seen.append(op["n"])
-            if op["n"] == 5:
-                done.set()
 
-        await run_until(worker, nats_server.url, done)
-        return seen, await consumer_state(nats_server.url, "tester")
+        await run_until(worker, s, lambda: seen[-1:] == [5])
+        return seen, await consumer_state(s, "tester")
 
     seen, info = asyncio.run(scenario())
     assert seen == [1, 3, 5]
     assert info.num_ack_pending == 0 and info.num_pending == 0 and info.num_redelivered == 0
+
+
+def test_worker_settings_override_the_delivery_values_of_its_code(settings):
+    worker = Worker("tester", batch_size=50, ack_wait=10.0)
+    params = worker.params(settings(WORKER_ACK_WAIT="2.5", WORKER_BATCH_SIZE="1"))
+    assert (params.ack_wait, params.batch_size, params.max_deliver) == (2.5, 1, 5)
+    assert worker.params(settings()).ack_wait == 10.0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from ipc_config import ConfigError
-from replay_node.archive import to_condenser
+from replay_node.shapes import to_condenser
 from transfer_watcher.settings import MinAmount, WatchSettings
 from transfer_watcher.transfers import Amount, Transfer
 

@@ -1,16 +1,24 @@
 """The contract every steem-bot process shares.
 
-Settings from the environment (and `.env`), NATS subject names, the JetStream stream and
-its configuration, header names and the message-id scheme. No process logic lives here.
+Settings from the environment (and `.env`), NATS subject names, the JetStream streams and
+their configuration, header names, the message-id scheme, and facts of the chain
+(`ipc_config.chain`). No process logic lives here.
 """
 
 from ipc_config.contract import (
     BLOCK_SUBJECT,
     BROADCASTER_STATUS_KEY,
+    DEAD_STREAM_NAME,
+    DEAD_SUBJECT_PREFIX,
     FORK_SUBJECT,
     HEADER_BLOCK_ID,
     HEADER_BLOCK_NUM,
+    HEADER_DEAD_DELIVERIES,
+    HEADER_DEAD_ERROR,
+    HEADER_DEAD_SEQ,
+    HEADER_DEAD_SUBJECT,
     HEADER_MSG_ID,
+    HEADER_ORIGINAL_MSG_ID,
     HEADER_TIMESTAMP,
     HEADER_TRX_ID,
     INVALID_SUBJECT,
@@ -18,17 +26,24 @@ from ipc_config.contract import (
     LEASE_KEY,
     LEASE_TTL,
     OP_SUBJECT_PREFIX,
+    POSITIONS_BUCKET,
     PROCESS_STATUS_PREFIX,
+    REPLAY_SUBJECT_PREFIX,
     STATUS_BUCKET,
     STATUS_INTERVAL,
     STATUS_TTL,
     STREAM_NAME,
     STREAM_SUBJECTS,
+    VOP_SUBJECT_PREFIX,
     block_msg_id,
+    dead_subject,
     op_msg_id,
     op_subject,
     op_type_name,
     process_status_key,
+    replay_subject,
+    vop_subject,
+    worker_name_is_valid,
 )
 from ipc_config.settings import (
     ChainSettings,
@@ -42,20 +57,22 @@ from ipc_config.settings import (
     load_settings,
     setting,
 )
-from ipc_config.stream import stream_config
+from ipc_config.stream import all_stream_configs, dead_stream_config, stream_config
 
 __all__ = [
     "BLOCK_SUBJECT",
     "BROADCASTER_STATUS_KEY",
-    "PROCESS_STATUS_PREFIX",
-    "STATUS_BUCKET",
-    "STATUS_INTERVAL",
-    "STATUS_TTL",
-    "process_status_key",
+    "DEAD_STREAM_NAME",
+    "DEAD_SUBJECT_PREFIX",
     "FORK_SUBJECT",
     "HEADER_BLOCK_ID",
     "HEADER_BLOCK_NUM",
+    "HEADER_DEAD_DELIVERIES",
+    "HEADER_DEAD_ERROR",
+    "HEADER_DEAD_SEQ",
+    "HEADER_DEAD_SUBJECT",
     "HEADER_MSG_ID",
+    "HEADER_ORIGINAL_MSG_ID",
     "HEADER_TIMESTAMP",
     "HEADER_TRX_ID",
     "INVALID_SUBJECT",
@@ -63,8 +80,15 @@ __all__ = [
     "LEASE_KEY",
     "LEASE_TTL",
     "OP_SUBJECT_PREFIX",
+    "POSITIONS_BUCKET",
+    "PROCESS_STATUS_PREFIX",
+    "REPLAY_SUBJECT_PREFIX",
+    "STATUS_BUCKET",
+    "STATUS_INTERVAL",
+    "STATUS_TTL",
     "STREAM_NAME",
     "STREAM_SUBJECTS",
+    "VOP_SUBJECT_PREFIX",
     "ChainSettings",
     "ConfigError",
     "LogSettings",
@@ -73,11 +97,18 @@ __all__ = [
     "Settings",
     "StreamSettings",
     "WorkerSettings",
+    "all_stream_configs",
     "block_msg_id",
+    "dead_stream_config",
+    "dead_subject",
     "load_settings",
-    "setting",
     "op_msg_id",
     "op_subject",
     "op_type_name",
+    "process_status_key",
+    "replay_subject",
+    "setting",
     "stream_config",
+    "vop_subject",
+    "worker_name_is_valid",
 ]

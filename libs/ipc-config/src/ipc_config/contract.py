@@ -2,13 +2,36 @@
 
 import re
 
-STREAM_NAME = "STEEM"
-STREAM_SUBJECTS = ["steem.>"]
-
 OP_SUBJECT_PREFIX = "steem.op."
+VOP_SUBJECT_PREFIX = "steem.vop."
 BLOCK_SUBJECT = "steem.block"
 FORK_SUBJECT = "steem.fork"
 INVALID_SUBJECT = "steem.invalid"
+
+# The broadcaster is the only writer of STEEM: its batches rely on Nats-Expected-Last-
+# Sequence, which a message from anyone else would break. What workers write goes to
+# streams of their own.
+STREAM_NAME = "STEEM"
+STREAM_SUBJECTS = [
+    OP_SUBJECT_PREFIX + ">",
+    VOP_SUBJECT_PREFIX + ">",
+    BLOCK_SUBJECT,
+    FORK_SUBJECT,
+    INVALID_SUBJECT,
+]
+
+# Dead letters: a message a worker gave up on, kept with the error under
+# `steem.dead.<worker>`; `steem-dead replay <worker>` sends them back to that worker alone
+# through `steem.replay.<worker>`, which the worker also consumes.
+DEAD_STREAM_NAME = "STEEM_DEAD"
+DEAD_SUBJECT_PREFIX = "steem.dead."
+REPLAY_SUBJECT_PREFIX = "steem.replay."
+DEAD_STREAM_SUBJECTS = [DEAD_SUBJECT_PREFIX + ">", REPLAY_SUBJECT_PREFIX + ">"]
+HEADER_DEAD_SUBJECT = "Steem-Dead-Subject"  # where the message came from
+HEADER_DEAD_ERROR = "Steem-Dead-Error"  # why the worker gave up
+HEADER_DEAD_DELIVERIES = "Steem-Dead-Deliveries"
+HEADER_DEAD_SEQ = "Steem-Dead-Seq"  # its sequence in the stream it came from
+HEADER_ORIGINAL_MSG_ID = "Steem-Msg-Id"  # its Nats-Msg-Id, kept across dead letter and replay
 
 # JetStream drops a message whose Nats-Msg-Id it has seen within the duplicate window.
 HEADER_MSG_ID = "Nats-Msg-Id"
@@ -36,6 +59,24 @@ def op_type_name(raw_name: str) -> str:
 def op_subject(op_type: str) -> str:
     """The subject an operation of this type is published on: `steem.op.<type>`."""
     return OP_SUBJECT_PREFIX + op_type_name(op_type)
+
+
+def vop_subject(vop_type: str) -> str:
+    """The subject a virtual operation of this type is published on: `steem.vop.<type>`."""
+    return VOP_SUBJECT_PREFIX + op_type_name(vop_type)
+
+
+def worker_name_is_valid(name: str) -> bool:
+    """A worker's name names its consumers and subjects: one token, no dots or wildcards."""
+    return bool(_SUBJECT_TOKEN.match(name or ""))
+
+
+def dead_subject(worker: str) -> str:
+    return DEAD_SUBJECT_PREFIX + worker
+
+
+def replay_subject(worker: str) -> str:
+    return REPLAY_SUBJECT_PREFIX + worker
 
 
 def op_msg_id(block_id: str, trx_index: int, op_index: int) -> str:
@@ -67,6 +108,10 @@ def process_status_key(instance: str) -> str:
     """Key of one process's report; the instance name made safe for a KV key."""
     return PROCESS_STATUS_PREFIX + re.sub(r"[^-_=a-zA-Z0-9.]", "_", instance)
 
+
+# Where each worker has read the stream up to (`<worker>` keys), so that one that was down
+# longer than the stream keeps messages can say what it missed.
+POSITIONS_BUCKET = "steem_positions"
 
 # Only one broadcaster publishes at a time: the one holding this lease (a key-value entry
 # it renews every LEASE_TTL / 3 seconds; a standby takes over once it expires).

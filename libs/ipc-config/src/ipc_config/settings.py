@@ -299,6 +299,10 @@ class ChainSettings(Settings):
     mode: str = setting("STREAM_MODE", "one of: " + ", ".join(STREAM_MODES), STREAM_MODES[0])
     fetch_batch_size: int = setting("FETCH_BATCH_SIZE", f"a batch size {_WHOLE}", 50, gt=0)
     node_timeout: float = setting("NODE_TIMEOUT", f"a timeout in seconds {_NUMBER}", 10.0, gt=0)
+    # A cap: how many the broadcaster uses adapts to each node's latency and errors.
+    max_in_flight: int = setting(
+        "NODE_MAX_IN_FLIGHT", f"a number of requests in flight per node {_WHOLE}", 8, gt=0
+    )
 
     @field_validator("nodes", mode="before")
     @classmethod

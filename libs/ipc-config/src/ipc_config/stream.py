@@ -1,11 +1,18 @@
-"""The JetStream stream that holds everything the broadcaster publishes."""
+"""The JetStream streams: STEEM holds what the broadcaster publishes, STEEM_DEAD the
+messages workers gave up on."""
 
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from ipc_config.contract import STREAM_NAME, STREAM_SUBJECTS
+from ipc_config.contract import (
+    DEAD_STREAM_NAME,
+    DEAD_STREAM_SUBJECTS,
+    STREAM_NAME,
+    STREAM_SUBJECTS,
+)
 from ipc_config.settings import StreamSettings
 
 _HOUR = 3600.0
+DEAD_LETTERS_KEPT_DAYS = 30
 
 
 def stream_config(settings: StreamSettings) -> StreamConfig:
@@ -21,3 +28,23 @@ def stream_config(settings: StreamSettings) -> StreamConfig:
         duplicate_window=settings.duplicate_window,
         num_replicas=settings.replicas,
     )
+
+
+def dead_stream_config(settings: StreamSettings) -> StreamConfig:
+    """Dead letters are few and precious: kept 30 days (or until replayed), on disk."""
+    return StreamConfig(
+        name=DEAD_STREAM_NAME,
+        subjects=list(DEAD_STREAM_SUBJECTS),
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        max_age=DEAD_LETTERS_KEPT_DAYS * 24 * _HOUR,
+        duplicate_window=settings.duplicate_window,
+        num_replicas=settings.replicas,
+    )
+
+
+def all_stream_configs(settings: StreamSettings) -> list[StreamConfig]:
+    """Every stream, in the order to create them: STEEM first, so that a STEEM made when
+    it held all of `steem.>` gives those subjects up before the others claim them."""
+    return [stream_config(settings), dead_stream_config(settings)]

@@ -14,11 +14,10 @@ from dataclasses import replace
 from typing import Any
 
 import nats
-from ipc_config import ConfigError, NatsSettings, StreamSettings, stream_config
-from ipc_config.contract import STREAM_NAME
+from ipc_config import ConfigError, NatsSettings, StreamSettings, all_stream_configs
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig
+from nats.js.api import KeyValueConfig, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
@@ -135,33 +134,28 @@ async def connect(settings: NatsSettings, name: str) -> Client:
     return nc
 
 
-async def ensure_stream(
+async def ensure_streams(
     js: JetStreamContext, settings: StreamSettings, stop: asyncio.Event | None = None
 ) -> bool:
-    """Create the STEEM stream, or bring an existing one to the configured limits.
+    """Create the streams (STEEM, STEEM_DEAD), or bring existing ones to the configured
+    limits.
 
     Waits while JetStream does not answer (it starts a moment after the server, and a
     server without JetStream never answers: we say so every half minute). Returns False
     if `stop` was set meanwhile.
     """
-    config = stream_config(settings)
     stop = stop or asyncio.Event()
     said_at = None
     while not stop.is_set():
         try:
-            try:
-                await js.stream_info(STREAM_NAME)
-            except NotFoundError:
-                await js.add_stream(config)
-                log.info("created stream %s", STREAM_NAME)
-            else:
-                await js.update_stream(config)
+            for config in all_stream_configs(settings):
+                await _ensure_one(js, config)
             return True
         except (BadRequestError, nats.js.errors.ServerError) as err:
             # Not passing trouble: the server will not take this configuration.
             raise NatsRefused(
-                f"NATS refused the stream {STREAM_NAME} ({err.description or err}); "
-                "check STREAM_REPLICAS (at most the number of servers) and the other STREAM_ settings"
+                f"NATS refused the stream settings ({err.description or err}); check "
+                "STREAM_REPLICAS (at most the number of servers) and the other STREAM_ settings"
             ) from None
         except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as err:
             now = time.monotonic()
@@ -175,6 +169,16 @@ async def ensure_stream(
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), RECONNECT_WAIT)
     return False
+
+
+async def _ensure_one(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("created stream %s", config.name)
+    else:
+        await js.update_stream(config)
 
 
 async def ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> KeyValue:

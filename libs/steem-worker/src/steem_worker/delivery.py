@@ -1,70 +1,132 @@
-"""The rules that keep a worker from handling one message twice.
+"""The delivery engine: how a worker takes messages from its durable consumer and hands
+each one to its handler once, in stream order.
 
-JetStream gives a message to a consumer for `ack_wait` seconds; if no ack reaches the
-server by then, the message goes out again (to this copy of the worker or another). So a
-message is handled twice when its ack is lost, or when it is handled after its time ran
-out. Each piece here closes one of those gaps:
+    delivery = Delivery(nc, "STEEM", "bot", Timing(ack_wait=10), batch_size=50,
+                        handled=HandledIds(10_000), stop=stop, handle=handle)
+    await delivery.run()   # until `stop` is set; `handle(msg)` returns a Verdict
 
-- `DeliveryWindow`: a fetched message is handled only while it is surely still ours,
-  fetched less than 0.7 × `ack_wait` ago (the server keeps its delivery time across a
-  restart, so this holds across outages too). The rest of a stale batch is left to the server, which
-  gives it out again (with what nats-py buffered from a late answer to a pull, which
-  the worker dates from the fetch it belongs to); the worker fetches nothing until
-  then, so those come back first.
-  `nats_is_back`: a worker waits for NATS before each message.
-- `kept_alive`: while a slow handler runs, tell the server we are still working on it.
-- `confirm_ack`: an ack is retried until the server confirms it, for as long as NATS is
-  away (a nats-server restart keeps the message ours), and for `ack_wait` of connected
-  time.
-- `HandledIds`: if the server gives us a message again that this worker has handled
-  (its ack was lost, say when nats-server was killed before writing it down), it is acked,
-  not handled. Messages are known by their Nats-Msg-Id, unique to each operation; the
-  ids are kept in a file under WORKER_STATE_DIR, so a restarted worker knows them too.
+JetStream gives a fetched message to one consumer for `ack_wait` seconds; if no ack
+reaches the server by then, it gives the message out again (to this copy of the worker
+or another). So a message runs twice when its ack is lost, or when it is handled after
+its time ran out. Every rule below closes one of those gaps, in terms of `ack_wait`:
+
+- **Fresh messages only.** A message is handled only within `0.7 × ack_wait` of the pull
+  that brought it (`Timing.fresh_for`); the rest of the time is a margin for the ack. A
+  pull dates what it brings even when it times out: the server may answer it just as it
+  expires, and nats-py buffers that answer for the next fetch. The server's status notes
+  (`408` for an expired pull) land in the same buffer and are not messages.
+- **Stale messages are left, not handed back.** What is left of a batch past that time
+  (an outage, a slow handler), and what nats-py buffered with it, is left to the server,
+  which gives it out again when its `ack_wait` runs out; a late nak would pull a message
+  away from the copy that now holds it. Meanwhile the worker fetches nothing for
+  `ack_wait` plus a margin (`Timing.pause_after_leaving`), so those come back before
+  anything newer and one worker keeps chain order. While streaming normally this never
+  happens.
+- **No work while NATS is away.** Nothing is fetched or handled while disconnected.
+- **Acks are confirmed.** A handled message's ack is retried until the server confirms
+  it: for as long as NATS is away (a restarted server keeps the message ours), then for
+  `ack_wait` of connected time.
+- **Slow handlers keep their message.** While a handler runs, the worker tells the server
+  every `ack_wait / 3` that it is still working on it.
+- **Repeats are recognised.** A message whose id this worker handled before (its ack was
+  lost, say nats-server was killed before writing it down) is acked, not handled; the
+  ids live in `HandledIds`, in a file that outlives the process.
+- **Stopping hands back.** At SIGTERM what was fetched but not reached is nak'ed, so
+  another copy can take it at once.
 """
 
 import asyncio
 import contextlib
 import logging
-import os
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import TextIO
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import nats.errors
+from ipc_config import HEADER_BLOCK_NUM, HEADER_MSG_ID, HEADER_ORIGINAL_MSG_ID
+from ipc_config.backoff import Backoff
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.errors import FetchTimeoutError
+
+from steem_worker.handled_ids import HandledIds
 
 log = logging.getLogger(__name__)
 
-# A batch's messages are handled only within this share of ack_wait after the fetch: the
-# rest of the time is a margin for the ack to reach the server.
-_FRESH_SHARE = 0.7
+FRESH_SHARE = 0.7  # of ack_wait: how long after its pull a message may still be handled
+KEEP_ALIVE_SHARE = 1 / 3  # of ack_wait: how often a slow handler says it is working
+REDELIVERY_MARGIN = 0.5  # seconds: the server gives out expired messages a moment late
+FETCH_WAIT = 0.25  # seconds a pull waits for messages: this bounds live latency too
 _ACK_TIMEOUT = 2.0
-_RETRY_MAX = 1.0
 _RECONNECT_POLL = 0.1
-_EPOCH_PREFIX = "# epoch "
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Every delay of the engine, derived from the consumer's `ack_wait`."""
+
+    ack_wait: float
+
+    @property
+    def fresh_for(self) -> float:
+        return self.ack_wait * FRESH_SHARE
+
+    @property
+    def keep_alive_every(self) -> float:
+        return self.ack_wait * KEEP_ALIVE_SHARE
+
+    @property
+    def pause_after_leaving(self) -> float:
+        return self.ack_wait + REDELIVERY_MARGIN
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the server hears about a message once the worker is done with it."""
+
+    action: str  # "ack", "nak" or "term"
+    confirm: bool = False  # wait for the server to confirm the ack: the handler acted
+    remember: bool = False  # keep its id among the handled ones
+    delay: float | None = None  # of a nak
+
+
+HANDLED = Verdict("ack", confirm=True, remember=True)
+SKIPPED = Verdict("ack")  # nothing was done (filtered out, dropped): no need to wait
+TERMINATED = Verdict("term")  # never again (a copy was kept as a dead letter first)
+
+
+def retry_in(delay: float) -> Verdict:
+    return Verdict("nak", delay=delay)
+
+
+Handle = Callable[[Msg], Awaitable[Verdict]]
+
+
+def message_id(msg: Msg) -> str:
+    """The operation's id: its Nats-Msg-Id, or the one it had before a dead letter's replay."""
+    headers = msg.headers or {}
+    return headers.get(HEADER_ORIGINAL_MSG_ID) or headers.get(HEADER_MSG_ID, "")
+
+
+def describe(subject: str, block_num: str | int, msg_id: str) -> str:
+    """How log lines name a message: `steem.op.comment block 5 (<block id>/0/1)`."""
+    return f"{subject} block {block_num or '?'} ({msg_id or 'no id'})"
 
 
 class DeliveryWindow:
-    """The time during which the messages of one fetch are still ours to handle."""
+    """The time during which the messages of one pull are still ours to handle."""
 
-    def __init__(self, ack_wait: float) -> None:
-        self._fresh_until = time.monotonic() + ack_wait * _FRESH_SHARE
+    def __init__(self, timing: Timing) -> None:
+        self._fresh_until = time.monotonic() + timing.fresh_for
 
     def still_ours(self) -> bool:
         return time.monotonic() < self._fresh_until
 
 
 def buffered_messages(subscription: JetStreamContext.PullSubscription) -> int:
-    """Messages nats-py holds from a pull answered after its fetch had returned.
-
-    The server's status notes (`408 Request Timeout` for a pull that expired) land in the
-    same buffer and are counted by `pending_msgs`; they are not messages to handle or to
-    leave, and the next fetch discards them.
-    """
+    """Messages nats-py holds from a pull answered after its fetch had returned; the
+    server's status notes in the same buffer do not count."""
     queue = subscription._sub._pending_queue._queue  # nats-py offers only the raw count
     return sum(1 for msg in queue if not JetStreamContext.is_status_msg(msg))
 
@@ -79,12 +141,12 @@ async def nats_is_back(nc: Client, stop: asyncio.Event) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def kept_alive(msg: Msg, ack_wait: float) -> AsyncIterator[None]:
-    """While the block runs, tell the server every third of ack_wait that we work on `msg`."""
+async def kept_alive(msg: Msg, timing: Timing) -> AsyncIterator[None]:
+    """While the block runs, tell the server every `ack_wait / 3` that we work on `msg`."""
 
     async def keep_alive() -> None:
         while True:
-            await asyncio.sleep(ack_wait / 3)
+            await asyncio.sleep(timing.keep_alive_every)
             with contextlib.suppress(nats.errors.Error):
                 await msg.in_progress()
 
@@ -102,14 +164,12 @@ async def confirm_ack(
 ) -> bool:
     """Ack `msg` and wait for the server to confirm it. Returns whether it did.
 
-    While NATS is away we keep trying: the server cannot give the message to anyone else
-    meanwhile, and the ack goes out the moment the connection is back. Only the time the
-    connection is up counts against the `ack_wait` we give an answering server (a cluster
-    moving the consumer to another node leaves acks unanswered for a few seconds): an ack
-    sent just before NATS went away must not be given up during the outage.
+    Only the time the connection is up counts against `ack_wait`: an ack sent just before
+    NATS went away is not given up during the outage (a cluster moving the consumer to
+    another node also leaves acks unanswered for a few seconds).
     """
     connected_for = 0.0  # seconds spent connected since the first try, waits included
-    delay = 0.1
+    backoff = Backoff(start=0.1, cap=1.0)
     last = time.monotonic()
     while True:
         try:
@@ -125,85 +185,152 @@ async def confirm_ack(
                 # The server will give it out again after ack_wait: it may be handled twice.
                 log.warning("ack of %s not confirmed (%s); it may be redelivered", where, err)
                 return False
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, _RETRY_MAX)
+        await asyncio.sleep(backoff.next())
 
 
-class HandledIds:
-    """The ids of the last `size` messages handled, kept in a file when one is given.
+class Delivery:
+    """One durable consumer's messages, fetched in batches and handed over one at a time."""
 
-    The file outlives the process: a worker restarted after a crash still knows what it
-    handled, which matters when nats-server was killed too and forgot our last acks. The
-    file starts with an epoch line (the consumer's creation time): a consumer made anew,
-    as with a new stream, means a new history, and the old ids are dropped. Lines
-    are written unsynced: the operating system keeps them when the process is killed.
-    """
+    def __init__(
+        self,
+        nc: Client,
+        stream: str,
+        durable: str,
+        timing: Timing,
+        batch_size: int,
+        handled: HandledIds,
+        stop: asyncio.Event,
+        handle: Handle,
+        fetched: Callable[[list[Msg]], None] | None = None,
+    ) -> None:
+        self._nc = nc
+        self._stream, self._durable = stream, durable
+        self._timing = timing
+        self._batch_size = batch_size
+        self._handled = handled
+        self._stop = stop
+        self._handle = handle
+        self._fetched = fetched or (lambda messages: None)  # told of every fetch's result
+        self._subscription: JetStreamContext.PullSubscription | None = None
+        # The window of the last pull: what nats-py buffers after it is as old as it.
+        self._window = DeliveryWindow(timing)
 
-    def __init__(self, size: int, file: Path | None = None, epoch: str = "") -> None:
-        self._size = size
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._file = file
-        self._header = f"{_EPOCH_PREFIX}{epoch}\n"
-        self._out: TextIO | None = None
-        self._appended = 0
-        if file is not None:
-            self._guard(self._load)
-
-    def add(self, msg_id: str) -> None:
-        self._ids[msg_id] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
-        if self._out is not None:
-            self._guard(self._append, msg_id)
-
-    def __contains__(self, msg_id: str) -> bool:
-        return msg_id in self._ids
-
-    def close(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-
-    def _load(self) -> None:
-        assert self._file is not None
-        if self._file.exists():
-            lines = self._file.read_text().splitlines(keepends=True)
-            if lines and lines[0] == self._header:
-                for line in lines[1:][-self._size :]:
-                    self._ids[line.rstrip("\n")] = None
-                log.info(
-                    "remembering %d messages handled before, from %s", len(self._ids), self._file
-                )
-            else:
-                log.info("%s is from another stream or consumer; starting afresh", self._file)
-        self._rewrite()
-
-    def _append(self, msg_id: str) -> None:
-        assert self._out is not None
-        self._out.write(msg_id + "\n")
-        self._out.flush()
-        self._appended += 1
-        if self._appended >= self._size:
-            self._rewrite()
-
-    def _rewrite(self) -> None:
-        """The header and the ids in memory, replacing the file in one step."""
-        assert self._file is not None
-        self.close()
-        self._file.parent.mkdir(parents=True, exist_ok=True)
-        fresh = self._file.with_name(self._file.name + ".new")
-        fresh.write_text(self._header + "".join(f"{msg_id}\n" for msg_id in self._ids))
-        os.replace(fresh, self._file)
-        self._out = self._file.open("a")
-        self._appended = 0
-
-    def _guard(self, action: Callable[..., None], *args: str) -> None:
-        """Run a file action; if the file fails, say so once and go on in memory only."""
+    async def run(self) -> None:
+        await self._bind()
         try:
-            action(*args)
-        except OSError as err:
-            log.warning(
-                "cannot keep handled message ids in %s (%s); in memory only", self._file, err
-            )
-            self.close()
-            self._file = None
+            await self._consume()
+            await self._hand_back_leftovers()
+        finally:
+            await self._unbind()
+
+    async def _bind(self) -> None:
+        js = self._nc.jetstream()
+        self._subscription = await js.pull_subscribe_bind(
+            durable=self._durable, stream=self._stream
+        )
+
+    async def _unbind(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def _consume(self) -> None:
+        while not self._stop.is_set():
+            # A pull sent during an outage would wait in nats-py's buffer and reach the
+            # server with the others, all at once, when it is back.
+            if not await nats_is_back(self._nc, self._stop):
+                return
+            buffered = buffered_messages(self._subscription)
+            if buffered and not self._window.still_ours():
+                await self._leave_to_the_server(0)
+                continue
+            if not buffered:
+                self._window = DeliveryWindow(self._timing)
+            window = self._window
+            try:
+                messages = await self._subscription.fetch(self._batch_size, timeout=FETCH_WAIT)
+            except (FetchTimeoutError, nats.errors.TimeoutError, TimeoutError):
+                self._fetched([])
+                continue
+            except nats.errors.ConnectionClosedError:
+                return
+            except nats.errors.Error as err:
+                log.warning("fetch failed (%s); retrying", err or type(err).__name__)
+                await asyncio.sleep(FETCH_WAIT)
+                continue
+            self._fetched(messages)
+            if not await self._hand_over(messages, window):
+                return
+
+    async def _hand_over(self, messages: list[Msg], window: DeliveryWindow) -> bool:
+        """Handle a batch in order while it is ours; False when the worker stops."""
+        for index, msg in enumerate(messages):
+            if not await nats_is_back(self._nc, self._stop):
+                return False  # stopping during an outage: the server gives them out again
+            if not window.still_ours():
+                await self._leave_to_the_server(len(messages) - index)
+                return True
+            if self._stop.is_set():
+                await _nak_all(messages[index:])  # another copy can take them now
+                return False
+            await self._deliver(msg)
+        return True
+
+    async def _deliver(self, msg: Msg) -> None:
+        msg_id = message_id(msg)
+        where = describe(msg.subject, (msg.headers or {}).get(HEADER_BLOCK_NUM, ""), msg_id)
+        if msg_id and msg_id in self._handled:
+            # Our ack of it was lost (nats-server killed, say): the server gave it again.
+            log.info("%s came again after it was handled here; acknowledging it", where)
+            await confirm_ack(msg, self._nc, self._timing.ack_wait, self._stop, where)
+            return
+        async with kept_alive(msg, self._timing):
+            verdict = await self._handle(msg)
+        if verdict.remember and msg_id:
+            self._handled.add(msg_id)
+        with contextlib.suppress(nats.errors.Error):
+            if verdict.action == "nak":
+                await msg.nak(delay=verdict.delay)
+            elif verdict.action == "term":
+                await msg.term()
+            elif not verdict.confirm:
+                await msg.ack()
+        if verdict.action == "ack" and verdict.confirm:
+            await confirm_ack(msg, self._nc, self._timing.ack_wait, self._stop, where)
+
+    async def _leave_to_the_server(self, count: int) -> None:
+        """Leave `count` stale messages of a batch, and what nats-py buffered since, to
+        the server, and fetch nothing until they are due to be given out again.
+
+        A fresh subscription drops the buffered ones (the next fetch would hand them over
+        first); a fetch made at once would get the messages after them first.
+        """
+        buffered = buffered_messages(self._subscription)
+        if buffered:
+            await self._unbind()
+            await self._bind()
+        pause = self._timing.pause_after_leaving
+        log.info(
+            "leaving %d messages fetched too long ago; the server gives them out again "
+            "first, in %.0f s",
+            count + buffered,
+            pause,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), pause)
+
+    async def _hand_back_leftovers(self) -> None:
+        """Nak what reached us after the last fetch, so the next copy gets it at once: a
+        pull can still deliver a message just as it expires."""
+        try:
+            leftovers = await self._subscription.fetch(self._batch_size, timeout=FETCH_WAIT)
+        except (FetchTimeoutError, nats.errors.Error, TimeoutError):
+            return
+        await _nak_all(leftovers)
+
+
+async def _nak_all(messages: list[Msg]) -> None:
+    for msg in messages:
+        with contextlib.suppress(nats.errors.Error):
+            await msg.nak()

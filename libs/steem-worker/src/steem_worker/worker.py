@@ -1,113 +1,85 @@
-"""`Worker`: a micro-process that reacts to operations, in a few lines.
+"""`Worker`: a micro-process that reacts to what the broadcaster publishes.
 
-    worker = Worker("bot")
+    worker = Worker("bot", settings=BotSettings)   # its consumers are named "bot"
 
-    @worker.on("comment")
-    async def new_post(op: dict, meta: OpMeta) -> None:
-        ...
+    @worker.on("comment", when=lambda op: op["parent_author"] == "")
+    async def new_post(op: dict, meta: Meta) -> None:
+        print(op["permlink"], meta.block_num, meta.settings.min_payout)
 
-    worker.run()
+    @worker.on_block
+    async def block_done(block: dict, meta: Meta) -> None: ...
 
-The worker reads through a durable JetStream pull consumer named after it, so a worker
-that dies resumes where it stopped, and several copies of it share the work. A message is
-acknowledged only after its handler returns, and the server confirms the ack, so a crash
-redelivers at most the one message in hand (see `steem_worker.delivery` for how NATS
-outages, slow handlers and lost acks are kept from making anything run twice). A handler
-that raises KeyError, TypeError or ValueError met data it cannot use: the message is
-logged and terminated, never redelivered. Any other exception is taken as passing
-trouble: the message is redelivered after `retry_delay`, and terminated with a log line
-after `max_deliver` attempts.
+    worker.run()   # settings, logging, NATS, consume until SIGTERM, exit 0
 
-A worker takes up to `batch_size` messages at a time. If it is killed, the ones it had
-not yet acknowledged go to the next worker (or its restart) after `ack_wait` seconds.
+Handlers take the message's body and its `Meta`. `on(type)` takes an operation type
+(`steem.op.<type>`), `on_vop` a virtual operation, `on_block` the block closing message
+(`steem.block`), `on_fork` a fork notice (`steem.fork`, head mode). A handler returns
+(done: the message is acknowledged), raises `Drop` (bad data: logged, acknowledged) or
+`Retry(delay)`; any other exception is retried after `retry_delay`, and after
+`max_deliver` attempts the message is kept as a dead letter (see `steem_worker.outcomes`).
+
+The worker reads through a durable consumer named after it, so it resumes where it
+stopped and several copies share the work; `steem_worker.delivery` says how a crash, an
+outage or a slow handler is kept from running anything twice. Its settings class
+(`WorkerSettings` or a subclass) is read at start and handed to handlers as
+`meta.settings`; WORKER_ACK_WAIT, WORKER_BATCH_SIZE, WORKER_MAX_DELIVER and
+WORKER_RETRY_DELAY override the values given here.
 """
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Generic, NoReturn, TypeVar
 
 import nats.errors
 from ipc_config import (
-    HEADER_BLOCK_ID,
-    HEADER_BLOCK_NUM,
-    HEADER_MSG_ID,
-    HEADER_TIMESTAMP,
-    HEADER_TRX_ID,
-    OP_SUBJECT_PREFIX,
+    BLOCK_SUBJECT,
+    DEAD_STREAM_NAME,
+    FORK_SUBJECT,
+    HEADER_DEAD_SUBJECT,
+    STATUS_INTERVAL,
     STREAM_NAME,
-    NatsSettings,
-    StreamSettings,
+    WorkerSettings,
     op_subject,
+    replay_subject,
+    vop_subject,
+    worker_name_is_valid,
 )
-from ipc_config.settings import WorkerSettings, exit_config_error, load_settings
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
-from nats.js.errors import FetchTimeoutError
 
-from steem_worker.connection import NatsRefused, close, connect_unless_stopped, ensure_stream
+from steem_worker.dead_letters import dead_letter
 from steem_worker.delivery import (
-    DeliveryWindow,
-    HandledIds,
-    buffered_messages,
-    confirm_ack,
-    kept_alive,
-    nats_is_back,
+    HANDLED,
+    SKIPPED,
+    TERMINATED,
+    Delivery,
+    Timing,
+    Verdict,
+    describe,
+    retry_in,
 )
-from steem_worker.logs import setup_logging
-from steem_worker.shutdown import stop_event
-from steem_worker.status import StatusReporter
+from steem_worker.handled_ids import HandledIds
+from steem_worker.meta import Meta
+from steem_worker.outcomes import Drop, Retry
+from steem_worker.retention import RetentionWatch
+from steem_worker.service import Service, run_service, serve
 
 log = logging.getLogger(__name__)
 
-_DATA_ERRORS = (KeyError, TypeError, ValueError)
-# Seconds a pull waits for messages. nats-py returns at once when messages are there,
-# but a waiting pull returns only when full or expired: this bounds live latency too.
-_FETCH_WAIT = 0.25
-# Ids of handled messages remembered (in memory and in WORKER_STATE_DIR), to recognise one
-# the server gives us again.
-_HANDLED_MEMORY = 10_000
-# Seconds past ack_wait before fetching again after leaving stale messages: the server
-# checks for expired messages a moment after their time runs out.
-_REDELIVERY_MARGIN = 0.5
-
-
-@dataclass(frozen=True)
-class OpMeta:
-    """Where an operation comes from, read from the message headers."""
-
-    op_type: str
-    block_num: int
-    block_id: str
-    trx_id: str
-    timestamp: str
-    msg_id: str
-    delivery: int  # 1 on first delivery, more after a crash or a retry
-
-    @classmethod
-    def from_msg(cls, msg: Msg) -> "OpMeta":
-        headers = msg.headers or {}
-        return cls(
-            op_type=msg.subject.removeprefix(OP_SUBJECT_PREFIX),
-            block_num=int(headers.get(HEADER_BLOCK_NUM, 0) or 0),
-            block_id=headers.get(HEADER_BLOCK_ID, ""),
-            trx_id=headers.get(HEADER_TRX_ID, ""),
-            timestamp=headers.get(HEADER_TIMESTAMP, ""),
-            msg_id=headers.get(HEADER_MSG_ID, ""),
-            delivery=msg.metadata.num_delivered,
-        )
-
-
-Handler = Callable[[dict[str, Any], OpMeta], Awaitable[None]]
+S = TypeVar("S", bound=WorkerSettings)
+Handler = Callable[[dict[str, Any], Meta], Awaitable[None]]
 Filter = Callable[[dict[str, Any]], bool]
+StartHook = Callable[[Any], Awaitable[None] | None]
+
+HANDLED_MEMORY = 10_000  # ids of handled messages remembered, in memory and on disk
+_DEAD_LETTER_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -116,279 +88,233 @@ class _Route:
     when: Filter | None
 
 
-class Worker:
-    """A durable consumer of `steem.op.<type>` messages that calls your handlers in order."""
+@dataclass(frozen=True)
+class DeliveryParams:
+    """How the worker takes messages: its code's values, or the WORKER_* settings."""
+
+    batch_size: int
+    ack_wait: float
+    max_deliver: int
+    retry_delay: float
+
+
+class Worker(Generic[S]):
+    """Durable consumers of the subjects its handlers name, calling them in stream order."""
 
     def __init__(
         self,
         name: str,
         *,
+        settings: type[S] = WorkerSettings,
         batch_size: int = 50,
         max_deliver: int = 5,
         retry_delay: float = 5.0,
         ack_wait: float = 10.0,
     ) -> None:
-        if not name or any(c in name for c in " .*>"):
+        if not worker_name_is_valid(name):
             raise ValueError(f"worker name {name!r} must be one word (it names the consumer)")
         self.name = name
-        self.batch_size = batch_size
-        self.max_deliver = max_deliver
-        self.retry_delay = retry_delay
-        self.ack_wait = ack_wait
-        self._handlers: dict[str, _Route] = {}
+        self.settings_type = settings
+        self._defaults = DeliveryParams(batch_size, ack_wait, max_deliver, retry_delay)
+        self._routes: dict[str, _Route] = {}
+        self._on_start: list[StartHook] = []
+
+    # -- registering handlers ----------------------------------------------------------
 
     def on(self, op_type: str, *, when: Filter | None = None) -> Callable[[Handler], Handler]:
-        """Register the handler of one operation type (`comment`, `vote`, `transfer`...).
+        """The handler of one operation type (`comment`, `vote`, `transfer`...).
 
         `when`, if given, picks the operations the handler acts on; the others are
-        acknowledged without calling it. Only a handled message waits for the server to
-        confirm its ack before the next one is handled (that confirmation is what bounds
-        a crash to one repeated action), so a filter makes a busy worker much faster.
+        acknowledged without waiting for the server's confirmation, which makes a busy
+        worker much faster (a handled message waits for it: that is what bounds a crash
+        to one repeated action).
         """
-        subject = op_subject(op_type)
+        return self._route(op_subject(op_type), when)
 
+    def on_vop(self, vop_type: str, *, when: Filter | None = None) -> Callable[[Handler], Handler]:
+        """The handler of one virtual operation type (`producer_reward`, `fill_order`...)."""
+        return self._route(vop_subject(vop_type), when)
+
+    def on_block(self, handler: Handler) -> Handler:
+        """The handler of `steem.block`, published after each block's operations."""
+        return self._route(BLOCK_SUBJECT, None)(handler)
+
+    def on_fork(self, handler: Handler) -> Handler:
+        """The handler of `steem.fork` (head mode): the blocks a fork abandoned."""
+        return self._route(FORK_SUBJECT, None)(handler)
+
+    def on_start(self, hook: StartHook) -> StartHook:
+        """Called with the settings once they are read, before anything is consumed (say
+        what the worker does; raise ConfigError for a setting that cannot work)."""
+        self._on_start.append(hook)
+        return hook
+
+    def _route(self, subject: str, when: Filter | None) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            if subject in self._handlers:
-                raise ValueError(f"{self.name}: two handlers for {op_type!r}")
-            self._handlers[subject] = _Route(handler, when)
+            if subject in self._routes:
+                raise ValueError(f"{self.name}: two handlers for {subject}")
+            self._routes[subject] = _Route(handler, when)
             return handler
 
         return register
 
-    def run(self) -> None:
-        """Set up logging and settings, consume until SIGTERM/SIGINT, exit 0."""
-        settings = load_settings(WorkerSettings, self.name)
-        nats_settings = stream_settings = settings
-        state_dir = settings.state_dir
-        setup_logging(self.name, settings.log_level)
-        if not self._handlers:
+    @property
+    def subjects(self) -> list[str]:
+        return list(self._routes)
+
+    # -- running -----------------------------------------------------------------------
+
+    def run(self) -> NoReturn:
+        """Read the settings, consume until SIGTERM or SIGINT, exit 0."""
+        if not self._routes:
             raise RuntimeError(f"{self.name}: no handlers; register one with @worker.on(...)")
-        try:
-            asyncio.run(self.serve(nats_settings, stream_settings, state_dir=state_dir))
-        except NatsRefused as err:
-            exit_config_error(self.name, err)
-        sys.exit(0)
+        run_service(self.name, self.settings_type, self._main)
 
-    async def serve(
-        self,
-        nats_settings: NatsSettings,
-        stream_settings: StreamSettings,
-        stop: asyncio.Event | None = None,
-        state_dir: Path | None = None,
-    ) -> None:
-        """Consume until `stop` is set (by default: until SIGTERM or SIGINT).
+    async def serve(self, settings: S, stop: asyncio.Event | None = None) -> None:
+        """Consume until `stop` is set (tests; `run()` is the process's way)."""
+        await serve(self.name, settings, self._main, stop)
 
-        With a `state_dir`, the ids of handled messages are kept there too, for the next run.
-        """
-        stop = stop or stop_event()
-        nc = await connect_unless_stopped(nats_settings, self.name, stop)
-        if nc is None:
-            return
+    def params(self, settings: WorkerSettings) -> DeliveryParams:
+        d = self._defaults
+        return DeliveryParams(
+            batch_size=settings.batch_size or d.batch_size,
+            ack_wait=settings.ack_wait or d.ack_wait,
+            max_deliver=settings.max_deliver or d.max_deliver,
+            retry_delay=settings.retry_delay or d.retry_delay,
+        )
+
+    async def _main(self, service: Service[S]) -> None:
+        settings, js = service.settings, service.js
+        for hook in self._on_start:
+            if inspect.isawaitable(result := hook(settings)):
+                await result
+        params = self.params(settings)
+        consumer = await self._ensure_consumers(js, params)
+        log.info("consuming %s as durable consumer %r", ", ".join(self._routes), self.name)
+        handled = self._handled_ids(settings, consumer)
+        watch = await RetentionWatch.start(
+            js, self.name, consumer, settings.replicas, service.status
+        )
+        lock = asyncio.Lock()  # one message at a time, whichever consumer it came from
+
+        async def handle(msg: Msg) -> Verdict:
+            async with lock:
+                return await self.dispatch(msg, settings, params, js)
+
+        timing = Timing(params.ack_wait)
+        deliveries = [
+            Delivery(service.nc, stream, self.name, timing, params.batch_size, handled,
+                     service.stop, handle, fetched)
+            for stream, fetched in ((STREAM_NAME, watch.fetched), (DEAD_STREAM_NAME, None))
+        ]  # fmt: skip
+        checking = asyncio.ensure_future(_every(STATUS_INTERVAL, watch.check, service.stop))
         try:
-            js = nc.jetstream()
-            if not await ensure_stream(js, stream_settings, stop):
-                return
-            consumer = await self._ensure_consumer(js)
-            log.info("consuming %s as durable consumer %r", ", ".join(self._handlers), self.name)
-            reporter = StatusReporter(js, self.name, replicas=stream_settings.replicas)
-            reporter.start()
-            handled = self._handled_ids(state_dir, consumer)
-            try:
-                await _Consumer(self, nc, stop, handled).run()
-            finally:
-                handled.close()
-                await reporter.stop()
+            await asyncio.gather(*(delivery.run() for delivery in deliveries))
         finally:
-            await close(nc)
-        log.info("stopped")
+            checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checking
+            handled.close()
 
-    def _handled_ids(self, state_dir: Path | None, consumer: ConsumerInfo) -> HandledIds:
-        if state_dir is None:
-            return HandledIds(_HANDLED_MEMORY)
+    def _handled_ids(self, settings: WorkerSettings, consumer: ConsumerInfo) -> HandledIds:
         # A consumer made anew (a new stream has new consumers) starts a new history.
         epoch = f"consumer {consumer.created}"
-        instance = os.environ.get("HONCHO_PROCESS_NAME") or self.name  # bot.1, bot.2...
-        return HandledIds(_HANDLED_MEMORY, state_dir / f"{instance}.handled", epoch)
+        # One file per copy (bot.1, bot.2 under honcho), the same across its restarts.
+        instance = os.environ.get("HONCHO_PROCESS_NAME") or self.name
+        return HandledIds(HANDLED_MEMORY, settings.state_dir / f"{instance}.handled", epoch)
 
-    async def _ensure_consumer(self, js: JetStreamContext) -> ConsumerInfo:
-        subjects = list(self._handlers)
-        config = ConsumerConfig(
-            durable_name=self.name,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=self.ack_wait,
-            max_ack_pending=self.batch_size * 10,
-            filter_subject=subjects[0] if len(subjects) == 1 else None,
-            filter_subjects=subjects if len(subjects) > 1 else None,
-        )
-        await js.add_consumer(STREAM_NAME, config)
+    async def _ensure_consumers(self, js: JetStreamContext, params: DeliveryParams) -> ConsumerInfo:
+        """The consumer of the stream, and the one of this worker's replayed dead letters."""
+        subjects = list(self._routes)
+        for stream, filters in (
+            (STREAM_NAME, subjects),
+            (DEAD_STREAM_NAME, [replay_subject(self.name)]),
+        ):
+            config = ConsumerConfig(
+                durable_name=self.name,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=params.ack_wait,
+                max_ack_pending=params.batch_size * 10,
+                filter_subject=filters[0] if len(filters) == 1 else None,
+                filter_subjects=filters if len(filters) > 1 else None,
+            )
+            await js.add_consumer(stream, config)
         # Asked again, not taken from add_consumer's answer: after a nats-server restart,
         # that answer carries a new creation time for the same consumer, and the handled-ids
         # file keyed by it would be thrown away on every restart.
         return await js.consumer_info(STREAM_NAME, self.name)
 
+    # -- one message ---------------------------------------------------------------------
 
-class _Consumer:
-    """One run of a worker: fetch batches, hand each message to its handler, ack it."""
-
-    def __init__(
-        self, worker: Worker, nc: Client, stop: asyncio.Event, handled: HandledIds
-    ) -> None:
-        self._worker = worker
-        self._nc = nc
-        self._stop = stop
-        self._handled = handled
-        self._subscription: JetStreamContext.PullSubscription | None = None
-        # The window of the last fetch: messages nats-py buffered after it returned (the
-        # server answered a pull late) are as old as that fetch, not the next one.
-        self._window = DeliveryWindow(worker.ack_wait)
-
-    async def run(self) -> None:
-        await self._bind()
+    async def dispatch(
+        self, msg: Msg, settings: S, params: DeliveryParams, js: JetStreamContext | None
+    ) -> Verdict:
+        """Hand `msg` to its handler and turn the outcome into what the server hears."""
+        subject = (msg.headers or {}).get(HEADER_DEAD_SUBJECT) or msg.subject
+        meta = Meta.of(msg, subject, settings)
+        where = describe(subject, meta.block_num, meta.msg_id)
+        route = self._routes.get(subject)
         try:
-            await self._consume()
-            await self._hand_back_leftovers()
-        finally:
-            await self._unbind()
-
-    async def _bind(self) -> None:
-        js = self._nc.jetstream()
-        self._subscription = await js.pull_subscribe_bind(
-            durable=self._worker.name, stream=STREAM_NAME
-        )
-
-    async def _unbind(self) -> None:
-        if self._subscription is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self._subscription.unsubscribe()
-            self._subscription = None
-
-    async def _consume(self) -> None:
-        batch_size = self._worker.batch_size
-        while not self._stop.is_set():
-            # A pull request sent during an outage would wait in nats-py's buffer and
-            # reach the server with the others, all at once, when it is back.
-            if not await nats_is_back(self._nc, self._stop):
-                return
-            buffered = buffered_messages(self._subscription)
-            if buffered and not self._window.still_ours():
-                await self._let_the_server_take_back(0)
-                continue
-            if not buffered:
-                # Every pull dates what it brings, even one that times out: a message the
-                # server sends just as it expires lands in the buffer, as new as this pull.
-                self._window = DeliveryWindow(self._worker.ack_wait)
-            window = self._window
-            try:
-                messages = await self._subscription.fetch(batch_size, timeout=_FETCH_WAIT)
-            except (FetchTimeoutError, nats.errors.TimeoutError, TimeoutError):
-                continue
-            except nats.errors.ConnectionClosedError:
-                return
-            except nats.errors.Error as err:
-                log.warning("fetch failed (%s); retrying", err or type(err).__name__)
-                await asyncio.sleep(_FETCH_WAIT)
-                continue
-            for index, msg in enumerate(messages):
-                if not await nats_is_back(self._nc, self._stop):
-                    return  # stopping during an outage: the server gives them out again
-                if not window.still_ours():
-                    # Too long since the fetch (an outage, a slow handler): the server may
-                    # have given these out again already, so we neither handle them nor
-                    # hand them back (a late nak would pull one away from the copy holding it).
-                    await self._let_the_server_take_back(len(messages) - index)
-                    break
-                if self._stop.is_set():
-                    # Hand back what we will not handle, so another copy can take it now.
-                    await _nak_all(messages[index:])
-                    return
-                await self._handle(msg)
-
-    async def _let_the_server_take_back(self, count: int) -> None:
-        """Leave `count` stale messages of a batch, and any nats-py buffered since, to the
-        server, and fetch nothing until they are due to be given out again.
-
-        Buffered messages (answers to a pull that came after the fetch had returned) are
-        at least as old as the batch: a fresh subscription drops them, or the next fetch
-        would hand them over first. A fetch made at once would get the messages after
-        them all first (the server gives out what we left only when their ack_wait runs
-        out), and a single worker would handle newer operations before older ones. Once
-        they are due, the server gives them out before anything newer.
-        """
-        buffered = buffered_messages(self._subscription)
-        if buffered:
-            await self._unbind()
-            await self._bind()
-        pause = self._worker.ack_wait + _REDELIVERY_MARGIN
-        log.info(
-            "leaving %d messages fetched too long ago; the server gives them out again "
-            "first, in %.0f s",
-            count + buffered,
-            pause,
-        )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), pause)
-
-    async def _hand_back_leftovers(self) -> None:
-        """Nak what reached us after the last fetch, so the next worker gets it at once.
-
-        A pull request can still deliver a message just as it expires; left alone, such a
-        message would wait `ack_wait` seconds before anyone else may have it.
-        """
-        try:
-            leftovers = await self._subscription.fetch(self._worker.batch_size, timeout=_FETCH_WAIT)
-        except (FetchTimeoutError, nats.errors.Error, TimeoutError):
-            return
-        await _nak_all(leftovers)
-
-    async def _handle(self, msg: Msg) -> None:
-        meta = OpMeta.from_msg(msg)
-        where = f"{msg.subject} block {meta.block_num} ({meta.msg_id or 'no id'})"
-        if meta.msg_id and meta.msg_id in self._handled:
-            # Our ack of it was lost (nats-server killed, say): the server gave it out again.
-            log.info("%s came again after it was handled here; acknowledging it", where)
-            await self._ack(msg, where)
-            return
-        try:
-            op = json.loads(msg.data)
-            if not isinstance(op, dict):
+            body = json.loads(msg.data)
+            if not isinstance(body, dict):
                 raise ValueError("not a JSON object")
         except ValueError as err:
-            log.error("malformed message on %s: %s; dropped", where, err)
-            await msg.term()
-            return
-        route = self._worker._handlers[msg.subject]
+            log.error("malformed message on %s: %s", where, err)
+            return await self._give_up(msg, meta, where, f"malformed message: {err}", params, js)
+        if route is None:
+            return await self._give_up(msg, meta, where, "no handler for it", params, js)
         try:
-            if route.when is not None and not route.when(op):
-                await msg.ack()  # nothing was done: no need to wait for the server
-                return
-            async with kept_alive(msg, self._worker.ack_wait):
-                await route.handler(op, meta)
-        except _DATA_ERRORS as err:
-            log.error("cannot handle %s: %s: %s; dropped", where, type(err).__name__, err)
-            await msg.term()
-            return
-        except Exception as err:
-            await self._retry_later(msg, meta, where, err)
-            return
-        if meta.msg_id:
-            self._handled.add(meta.msg_id)
-        await self._ack(msg, where)
+            if route.when is not None and not route.when(body):
+                return SKIPPED
+            await route.handler(body, meta)
+        except Drop as err:
+            log.warning("dropped %s: %s", where, err)
+            return SKIPPED
+        except Exception as err:  # a bug or passing trouble: retried, then kept
+            delay = err.delay if isinstance(err, Retry) else params.retry_delay
+            reason = str(err) if isinstance(err, Retry) else f"{type(err).__name__}: {err}"
+            if meta.delivery >= params.max_deliver:
+                log.error("handler failed on %s: %s", where, reason, exc_info=err)
+                return await self._give_up(msg, meta, where, reason, params, js)
+            log.warning(
+                "handler failed on %s (%s); attempt %d of %d, again in %g s",
+                where, reason, meta.delivery, params.max_deliver, delay,
+            )  # fmt: skip
+            return retry_in(delay)
+        return HANDLED
 
-    async def _retry_later(self, msg: Msg, meta: OpMeta, where: str, err: Exception) -> None:
-        max_deliver, retry_delay = self._worker.max_deliver, self._worker.retry_delay
-        if meta.delivery >= max_deliver:
-            log.error("handler failed on %s %d times (%r); giving up", where, meta.delivery, err)
-            await msg.term()
-        else:
-            log.warning("handler failed on %s (%r); retry in %.0f s", where, err, retry_delay)
-            await msg.nak(delay=retry_delay)
+    async def _give_up(
+        self,
+        msg: Msg,
+        meta: Meta,
+        where: str,
+        reason: str,
+        params: DeliveryParams,
+        js: JetStreamContext | None,
+    ) -> Verdict:
+        """Keep a copy as a dead letter, then terminate it; if the copy cannot be stored
+        now, the message comes back later instead."""
+        letter = dead_letter(msg, self.name, meta.subject, reason, meta.delivery)
+        try:
+            if js is None:
+                raise nats.errors.NoServersError  # no NATS (a unit test): nothing to keep it in
+            await js.publish(*letter[:2], headers=letter[2], timeout=_DEAD_LETTER_TIMEOUT)
+        except (nats.errors.Error, TimeoutError) as err:
+            log.warning("cannot keep %s as a dead letter yet (%r); it comes back later", where, err)
+            return retry_in(params.retry_delay)
+        log.error(
+            "gave up on %s after %d attempts (%s); kept on %s, replay with: steem-dead replay %s",
+            where, meta.delivery, reason, letter[0], self.name,
+        )  # fmt: skip
+        return TERMINATED
 
-    async def _ack(self, msg: Msg, where: str) -> None:
-        await confirm_ack(msg, self._nc, self._worker.ack_wait, self._stop, where)
 
-
-async def _nak_all(messages: list[Msg]) -> None:
-    for msg in messages:
-        with contextlib.suppress(nats.errors.Error):
-            await msg.nak()
+async def _every(
+    seconds: float, action: Callable[[], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    """`action()` now, then every `seconds`, until `stop` is set."""
+    while not stop.is_set():
+        await action()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)

@@ -9,16 +9,15 @@ reader instead of letting it pile the chain up in memory.
 import asyncio
 import logging
 
-from ipc_config import BROADCASTER_STATUS_KEY, ChainSettings, NatsSettings, StreamSettings
+from ipc_config import BROADCASTER_STATUS_KEY, ChainSettings, NatsSettings, ServiceSettings
 from nats.aio.client import Client
-from steem_worker.connection import close, connect_unless_stopped, ensure_stream
-from steem_worker.shutdown import stop_event
+from steem_worker import Service
 from steem_worker.status import StatusReporter
 
 from broadcaster.blocks import Block
 from broadcaster.chain import Stopped, Tip
 from broadcaster.follow import FORK_MEMORY
-from broadcaster.lease import Lease, owner_name
+from broadcaster.lease import Lease, LeaseLost, owner_name
 from broadcaster.progress import Progress
 from broadcaster.publisher import Publisher
 from broadcaster.reader import ChainThread, target_of
@@ -41,32 +40,25 @@ def position(block: Block, tip: Tip, mode: str) -> dict:
     }
 
 
-async def run(chain: ChainSettings, nats: NatsSettings, stream: StreamSettings) -> None:
-    stop = stop_event()
-    nc = await connect_unless_stopped(nats, PROCESS, stop)
-    if nc is None:
+class BroadcasterSettings(ServiceSettings, ChainSettings):
+    """The broadcaster's settings: the chain it reads, and NATS and the stream it writes."""
+
+
+async def broadcast(service: Service[BroadcasterSettings]) -> None:
+    """Wait for the lease (a standby waits here), then publish the chain until stopped."""
+    js, stop, status = service.js, service.stop, service.status
+    lease = Lease(js, owner_name(PROCESS), replicas=service.settings.replicas)
+    if not await lease.acquire(stop, lambda holder: status.set_state("standby")):
         return
+    status.set_state("running")
     try:
-        js = nc.jetstream()
-        if not await ensure_stream(js, stream, stop):
-            return
-        # Reports from the start, so that steem-status shows a standby broadcaster too.
-        reporter = StatusReporter(js, PROCESS, replicas=stream.replicas, state="starting")
-        reporter.start()
-        try:
-            lease = Lease(js, owner_name(PROCESS), replicas=stream.replicas)
-            if not await lease.acquire(stop, lambda holder: reporter.set_state("standby")):
-                return
-            reporter.set_state("running")
-            try:
-                await _broadcast(nc, chain, nats, stop, lease, reporter)
-            finally:
-                await lease.release()
-        finally:
-            await reporter.stop()
+        await _broadcast(service.nc, service.settings, service.settings, stop, lease, status)
+    except LeaseLost as err:
+        # Exit non-zero so that the restart loop starts us again, as the standby.
+        log.error("%s is broadcasting now; stepping down", err)
+        raise SystemExit(1) from None
     finally:
-        await close(nc)
-    log.info("stopped")
+        await lease.release()
 
 
 async def _broadcast(

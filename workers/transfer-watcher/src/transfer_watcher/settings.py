@@ -1,12 +1,14 @@
-"""WATCH_ACCOUNTS and WATCH_MIN_AMOUNT, validated at start."""
+"""WATCH_ACCOUNTS and WATCH_MIN_AMOUNT: the transfer watcher's settings, checked at start."""
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Self
+from typing import Annotated, Any
 
-from ipc_config import ConfigError
+from ipc_config import WorkerSettings, setting
+from ipc_config.settings import invalid
+from pydantic import field_validator
+from pydantic_settings import NoDecode
 
 from transfer_watcher.transfers import ASSETS, Transfer
 
@@ -27,14 +29,11 @@ class MinAmount:
         return f"of at least {self.value} {self.asset or '(any asset)'}"
 
 
-@dataclass(frozen=True)
-class WatchSettings:
-    accounts: frozenset[str]  # empty: every account
-    min_amount: MinAmount
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self:
-        return cls(_accounts(env, "WATCH_ACCOUNTS"), _min_amount(env, "WATCH_MIN_AMOUNT"))
+class WatchSettings(WorkerSettings):
+    accounts: Annotated[frozenset[str], NoDecode] = setting(
+        "WATCH_ACCOUNTS", "comma-separated Steem account names", frozenset()
+    )  # empty: every account
+    min_amount: MinAmount = setting("WATCH_MIN_AMOUNT", "an amount", MinAmount(Decimal(0), None))
 
     def watches(self, transfer: Transfer) -> bool:
         """To or from a watched account (any, if none is set), at or above the minimum."""
@@ -52,27 +51,31 @@ class WatchSettings:
         accounts = ", ".join(sorted(self.accounts)) if self.accounts else "every account"
         return f"transfers to or from {accounts}, {self.min_amount}"
 
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _accounts(cls, raw: Any) -> frozenset[str]:
+        if not isinstance(raw, str):
+            return frozenset(raw)
+        names = [part.strip() for part in raw.split(",") if part.strip()]
+        for account in names:
+            if not _ACCOUNT.match(account):
+                raise invalid(
+                    f"WATCH_ACCOUNTS: {account!r} is not a Steem account name "
+                    "(3 to 16 characters among a-z, 0-9, '.' and '-')"
+                )
+        return frozenset(names)
 
-def _accounts(env: Mapping[str, str], name: str) -> frozenset[str]:
-    names = [part.strip() for part in env.get(name, "").split(",") if part.strip()]
-    for account in names:
-        if not _ACCOUNT.match(account):
-            raise ConfigError(
-                f"{name}: {account!r} is not a Steem account name "
-                "(3 to 16 characters among a-z, 0-9, '.' and '-')"
+    @field_validator("min_amount", mode="before")
+    @classmethod
+    def _min_amount(cls, raw: Any) -> MinAmount:
+        if isinstance(raw, MinAmount):
+            return raw
+        text = str(raw).strip()
+        found = _MIN_AMOUNT.match(text)
+        asset = found and found.group(2) and found.group(2).upper()
+        if not found or (asset and asset not in ASSETS):
+            raise invalid(
+                f"WATCH_MIN_AMOUNT={text!r} is not an amount: a number with up to 3 decimals, "
+                f"optionally followed by {' or '.join(ASSETS)} (e.g. '10 STEEM' or '5.5')"
             )
-    return frozenset(names)
-
-
-def _min_amount(env: Mapping[str, str], name: str) -> MinAmount:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return MinAmount(Decimal(0), None)
-    found = _MIN_AMOUNT.match(raw)
-    asset = found and found.group(2) and found.group(2).upper()
-    if not found or (asset and asset not in ASSETS):
-        raise ConfigError(
-            f"{name}={raw!r} is not an amount: a number with up to 3 decimals, "
-            f"optionally followed by {' or '.join(ASSETS)} (e.g. '10 STEEM' or '5.5')"
-        )
-    return MinAmount(Decimal(found.group(1)), asset or None)
+        return MinAmount(Decimal(found.group(1)), asset or None)

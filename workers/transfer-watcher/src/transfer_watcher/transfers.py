@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Self
 
+from ipc_config.chain import ASSET_OF_NAI
+
 ASSETS = ("STEEM", "SBD")  # the assets a transfer can carry
-ASSET_BY_NAI = {"@@000000021": "STEEM", "@@000000013": "SBD"}
 _AMOUNT_TEXT = re.compile(r"^(\d+(?:\.\d+)?) ([A-Z]+)$")
 _DIGITS = re.compile(r"^\d+$")
 
@@ -33,7 +34,7 @@ class Amount:
                 or type(precision) is not int
             ):
                 raise ValueError(f"malformed NAI amount {raw!r}")
-            value, asset = Decimal(digits).scaleb(-precision), ASSET_BY_NAI.get(raw["nai"], "")
+            value, asset = Decimal(digits).scaleb(-precision), ASSET_OF_NAI.get(raw["nai"], "")
         else:
             raise ValueError(f"{raw!r} is not an amount")
         if asset not in ASSETS:

@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bot.posts import is_new_post, post_url
+from ipc_config.chain import ASSET_OF_NAI, NAI_OF_ASSET, block_num_of, is_new_post, post_url
 
 TRANSACTIONS = (
     Path(__file__).parents[3]
@@ -21,7 +21,9 @@ def real_comment() -> dict:
 def test_a_real_new_post_gives_its_steemit_url():
     op = real_comment()
     assert is_new_post(op)
-    assert post_url(op) == "https://steemit.com/@xeldal/xeldal-witness-post"
+    assert (
+        post_url(op["author"], op["permlink"]) == "https://steemit.com/@xeldal/xeldal-witness-post"
+    )
 
 
 def test_replies_and_patch_edits_are_not_new_posts():
@@ -35,4 +37,10 @@ def test_replies_and_patch_edits_are_not_new_posts():
 )
 def test_malformed_comments_raise_a_data_error(op):
     with pytest.raises((KeyError, ValueError)):
-        is_new_post(op) and post_url(op)
+        is_new_post(op) and post_url(op["author"], op["permlink"])
+
+
+def test_block_numbers_and_assets():
+    assert block_num_of("003226417d8c8b8dbb0c4b4f1d0f4e8d5b0c6a1f") == 3286593
+    assert ASSET_OF_NAI[NAI_OF_ASSET["VESTS"]] == "VESTS"
+    assert NAI_OF_ASSET["STEEM"] == "@@000000021" and NAI_OF_ASSET["SBD"] == "@@000000013"

@@ -1,0 +1,1 @@
+"""The test kit of steem-bot: what a test of a micro-process needs, with real parts."""

@@ -1,0 +1,54 @@
+"""`Meta`: what a handler knows about the message in hand besides its body.
+
+    @worker.on("vote")
+    async def print_vote(op: dict, meta: Meta) -> None:
+        print(meta.block_num, meta.timestamp, meta.trx_id, meta.settings.log_level)
+
+Read from the headers the broadcaster writes (see `ipc_config.contract`), plus the
+delivery count and the worker's settings.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ipc_config import (
+    HEADER_BLOCK_ID,
+    HEADER_BLOCK_NUM,
+    HEADER_TIMESTAMP,
+    HEADER_TRX_ID,
+)
+from nats.aio.msg import Msg
+
+from steem_worker.delivery import message_id
+
+
+@dataclass(frozen=True)
+class Meta:
+    subject: str  # `steem.op.comment`, `steem.block`, ...: where it was published
+    type: str  # `comment`, `producer_reward`, `block`, `fork`
+    msg_id: str  # `<block id>/<trx index>/<op index>` for an operation; unique
+    block_num: int
+    block_id: str
+    trx_id: str  # empty for what no transaction carries (virtual operations, blocks)
+    timestamp: str  # the block's, as the chain wrote it: `2016-07-17T23:20:54`
+    delivery: int = 1  # 1 on first delivery, more after a crash or a retry
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    settings: Any = field(default=None, repr=False)  # the worker's settings
+
+    @classmethod
+    def of(cls, msg: Msg, subject: str, settings: Any) -> "Meta":
+        """The meta of `msg`, published on `subject` (a replayed dead letter's own)."""
+        headers = dict(msg.headers or {})
+        return cls(
+            subject=subject,
+            type=subject.rsplit(".", 1)[-1],
+            msg_id=message_id(msg),
+            block_num=int(headers.get(HEADER_BLOCK_NUM, 0) or 0),
+            block_id=headers.get(HEADER_BLOCK_ID, ""),
+            trx_id=headers.get(HEADER_TRX_ID, ""),
+            timestamp=headers.get(HEADER_TIMESTAMP, ""),
+            delivery=msg.metadata.num_delivered or 1,
+            headers=headers,
+            settings=settings,
+        )
