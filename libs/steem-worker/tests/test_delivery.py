@@ -294,7 +294,7 @@ def test_messages_buffered_from_a_late_pull_are_left_with_a_stale_batch(nats_ser
         stop = asyncio.Event()
 
         async def handle(msg):
-            return await worker.dispatch(msg, settings, params, js)
+            return await worker.dispatch(msg, settings, params, keep=None)
 
         consumer = Delivery(
             nc, "STEEM", "tester", Timing(ACK_WAIT), 4, HandledIds(100), stop, handle

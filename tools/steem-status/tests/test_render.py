@@ -3,6 +3,7 @@
 import pytest
 from steem_status.collect import (
     STALE_AFTER,
+    DeadLetters,
     StreamStatus,
     SystemStatus,
     broadcaster_status,
@@ -98,3 +99,26 @@ def test_a_running_broadcaster_without_a_position_yet():
     running = process_status("process.broadcaster.1", report, NOW)
     text = render(SystemStatus("nats://h:4222", NOW, None, None, processes=[running]))
     assert NO_POSITION in text and NO_BROADCASTER not in text
+
+
+def test_missed_messages_and_dead_letters_are_shown_loudly():
+    missed = {"messages": 1234, "from_seq": 2, "to_seq": 1235, "at": NOW}
+    bot = process_status("process.bot.1", {"instance": "bot.1", "missed": missed}, NOW)
+    status = SystemStatus(
+        "nats://127.0.0.1:4222",
+        NOW,
+        None,
+        None,
+        processes=[bot, process_status("process.x.1", {"missed": "odd"}, NOW)],
+        dead_letters=[DeadLetters("bot", 3)],
+    )
+    text = render(status)
+    assert (
+        "  bot.1 MISSED 1234 stream messages (sequences 2..1235): the stream removed them "
+        "before it read them"
+    ) in text.splitlines()
+    assert text.count("MISSED") == 1, "a malformed report field must not show as missed"
+    assert "  bot            3  steem-dead replay bot" in text.splitlines()
+    assert status.to_json()["dead_letters"] == [{"worker": "bot", "count": 3}]
+    empty = SystemStatus("nats://127.0.0.1:4222", NOW, None, None)
+    assert "dead letters\n  none" in render(empty)

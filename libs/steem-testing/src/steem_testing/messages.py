@@ -25,7 +25,7 @@ def block_id_of(block_num: int) -> str:
 
 
 def op_headers(
-    block_num: int, trx_index: int = 0, op_index: int = 0, timestamp: str = TIMESTAMP
+    block_num: int = 1, trx_index: int = 0, op_index: int = 0, timestamp: str = TIMESTAMP
 ) -> dict[str, str]:
     block_id = block_id_of(block_num)
     return {

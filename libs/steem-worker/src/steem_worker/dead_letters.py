@@ -47,7 +47,9 @@ def dead_letter(
         HEADER_DEAD_DELIVERIES: str(deliveries),
         HEADER_DEAD_SEQ: str(seq),
         HEADER_ORIGINAL_MSG_ID: original_id,
-        HEADER_MSG_ID: f"dead/{worker}/{original_id or seq}",
+        # One letter per message given up: a redelivery of it (its term lost) is the same
+        # letter, a replayed letter given up again (another stream, another sequence) a new one.
+        HEADER_MSG_ID: f"dead/{worker}/{msg.metadata.stream}/{seq}",
     })  # fmt: skip
     return dead_subject(worker), msg.data, headers
 

@@ -85,19 +85,21 @@ class Timing:
 class Verdict:
     """What the server hears about a message once the worker is done with it."""
 
+    outcome: str  # handled, skipped, dropped, retry or dead: what happened, for people
     action: str  # "ack", "nak" or "term"
     confirm: bool = False  # wait for the server to confirm the ack: the handler acted
     remember: bool = False  # keep its id among the handled ones
     delay: float | None = None  # of a nak
 
 
-HANDLED = Verdict("ack", confirm=True, remember=True)
-SKIPPED = Verdict("ack")  # nothing was done (filtered out, dropped): no need to wait
-TERMINATED = Verdict("term")  # never again (a copy was kept as a dead letter first)
+HANDLED = Verdict("handled", "ack", confirm=True, remember=True)
+SKIPPED = Verdict("skipped", "ack")  # filtered out: nothing done, no need to wait
+DROPPED = Verdict("dropped", "ack")  # bad data, said so by the handler
+DEAD = Verdict("dead", "term")  # never again: a copy was kept as a dead letter first
 
 
 def retry_in(delay: float) -> Verdict:
-    return Verdict("nak", delay=delay)
+    return Verdict("retry", "nak", delay=delay)
 
 
 Handle = Callable[[Msg], Awaitable[Verdict]]

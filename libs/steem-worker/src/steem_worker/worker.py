@@ -56,9 +56,10 @@ from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 
 from steem_worker.dead_letters import dead_letter
 from steem_worker.delivery import (
+    DEAD,
+    DROPPED,
     HANDLED,
     SKIPPED,
-    TERMINATED,
     Delivery,
     Timing,
     Verdict,
@@ -77,6 +78,8 @@ S = TypeVar("S", bound=WorkerSettings)
 Handler = Callable[[dict[str, Any], Meta], Awaitable[None]]
 Filter = Callable[[dict[str, Any]], bool]
 StartHook = Callable[[Any], Awaitable[None] | None]
+Letter = tuple[str, bytes, dict[str, str]]  # subject, payload, headers
+KeepLetter = Callable[[Letter], Awaitable[None]]
 
 HANDLED_MEMORY = 10_000  # ids of handled messages remembered, in memory and on disk
 _DEAD_LETTER_TIMEOUT = 5.0
@@ -197,9 +200,12 @@ class Worker(Generic[S]):
         )
         lock = asyncio.Lock()  # one message at a time, whichever consumer it came from
 
+        async def keep(letter: Letter) -> None:
+            await js.publish(*letter[:2], headers=letter[2], timeout=_DEAD_LETTER_TIMEOUT)
+
         async def handle(msg: Msg) -> Verdict:
             async with lock:
-                return await self.dispatch(msg, settings, params, js)
+                return await self.dispatch(msg, settings, params, keep)
 
         timing = Timing(params.ack_wait)
         deliveries = [
@@ -248,9 +254,10 @@ class Worker(Generic[S]):
     # -- one message ---------------------------------------------------------------------
 
     async def dispatch(
-        self, msg: Msg, settings: S, params: DeliveryParams, js: JetStreamContext | None
+        self, msg: Msg, settings: S, params: DeliveryParams, keep: KeepLetter
     ) -> Verdict:
-        """Hand `msg` to its handler and turn the outcome into what the server hears."""
+        """Hand `msg` to its handler and turn the outcome into what the server hears;
+        `keep` stores a dead letter (it raises if it cannot)."""
         subject = (msg.headers or {}).get(HEADER_DEAD_SUBJECT) or msg.subject
         meta = Meta.of(msg, subject, settings)
         where = describe(subject, meta.block_num, meta.msg_id)
@@ -261,22 +268,22 @@ class Worker(Generic[S]):
                 raise ValueError("not a JSON object")
         except ValueError as err:
             log.error("malformed message on %s: %s", where, err)
-            return await self._give_up(msg, meta, where, f"malformed message: {err}", params, js)
+            return await self._give_up(msg, meta, where, f"malformed message: {err}", params, keep)
         if route is None:
-            return await self._give_up(msg, meta, where, "no handler for it", params, js)
+            return await self._give_up(msg, meta, where, "no handler for it", params, keep)
         try:
             if route.when is not None and not route.when(body):
                 return SKIPPED
             await route.handler(body, meta)
         except Drop as err:
             log.warning("dropped %s: %s", where, err)
-            return SKIPPED
+            return DROPPED
         except Exception as err:  # a bug or passing trouble: retried, then kept
             delay = err.delay if isinstance(err, Retry) else params.retry_delay
             reason = str(err) if isinstance(err, Retry) else f"{type(err).__name__}: {err}"
             if meta.delivery >= params.max_deliver:
                 log.error("handler failed on %s: %s", where, reason, exc_info=err)
-                return await self._give_up(msg, meta, where, reason, params, js)
+                return await self._give_up(msg, meta, where, reason, params, keep)
             log.warning(
                 "handler failed on %s (%s); attempt %d of %d, again in %g s",
                 where, reason, meta.delivery, params.max_deliver, delay,
@@ -291,15 +298,13 @@ class Worker(Generic[S]):
         where: str,
         reason: str,
         params: DeliveryParams,
-        js: JetStreamContext | None,
+        keep: KeepLetter,
     ) -> Verdict:
         """Keep a copy as a dead letter, then terminate it; if the copy cannot be stored
         now, the message comes back later instead."""
         letter = dead_letter(msg, self.name, meta.subject, reason, meta.delivery)
         try:
-            if js is None:
-                raise nats.errors.NoServersError  # no NATS (a unit test): nothing to keep it in
-            await js.publish(*letter[:2], headers=letter[2], timeout=_DEAD_LETTER_TIMEOUT)
+            await keep(letter)
         except (nats.errors.Error, TimeoutError) as err:
             log.warning("cannot keep %s as a dead letter yet (%r); it comes back later", where, err)
             return retry_in(params.retry_delay)
@@ -307,7 +312,7 @@ class Worker(Generic[S]):
             "gave up on %s after %d attempts (%s); kept on %s, replay with: steem-dead replay %s",
             where, meta.delivery, reason, letter[0], self.name,
         )  # fmt: skip
-        return TERMINATED
+        return DEAD
 
 
 async def _every(

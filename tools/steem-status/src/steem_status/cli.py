@@ -12,76 +12,24 @@ import argparse
 import asyncio
 import json
 import signal
-import socket
 import sys
 
-import nats
-import nats.errors
 from ipc_config import NatsSettings
 from ipc_config.settings import load_settings
-from nats.js.errors import ServiceUnavailableError
-from steem_worker.connection import connect_options
 
 from steem_status.collect import SystemStatus, read_status
+from steem_status.reach import EXIT_UNREACHABLE, SNAPSHOT_TIMEOUT, Unreachable, connected
 from steem_status.render import render
 
 PROCESS = "steem-status"
-EXIT_UNREACHABLE = 1
 DEFAULT_WATCH = 2.0
-CONNECT_TIMEOUT = 2.0  # per attempt; nats-py makes two per server
-REQUEST_TIMEOUT = 2.0  # per JetStream request
-SNAPSHOT_TIMEOUT = 8.0  # the whole reading, however many requests it takes
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
-
-
-class Unreachable(Exception):
-    """NATS (or its JetStream) did not answer; the message names the URL and the reason."""
-
-
-def reason(err: BaseException) -> str:
-    if isinstance(err, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(err, TimeoutError | nats.errors.TimeoutError):
-        return "no answer in time"
-    if isinstance(err, socket.gaierror):
-        return f"unknown host ({err.strerror})"
-    return str(err) or type(err).__name__
 
 
 async def snapshot(settings: NatsSettings) -> SystemStatus:
     """Connect, read everything, disconnect: within a few seconds, or raise Unreachable."""
-    failures: list[Exception] = []
-
-    async def remember(err: Exception) -> None:  # instead of nats-py logging a traceback
-        failures.append(err)
-
-    where = settings.safe_urls
-    try:
-        nc = await asyncio.wait_for(
-            nats.connect(
-                servers=list(settings.urls),
-                name=PROCESS,
-                allow_reconnect=False,
-                max_reconnect_attempts=1,
-                reconnect_time_wait=0.2,
-                connect_timeout=CONNECT_TIMEOUT,
-                error_cb=remember,
-                **connect_options(settings),
-            ),
-            SNAPSHOT_TIMEOUT,
-        )
-    except (OSError, TimeoutError, nats.errors.Error) as err:
-        cause = failures[-1] if failures else err
-        raise Unreachable(f"cannot reach NATS at {where}: {reason(cause)}") from None
-    try:
-        js = nc.jetstream(timeout=REQUEST_TIMEOUT)
-        return await asyncio.wait_for(read_status(js, where), SNAPSHOT_TIMEOUT)
-    except ServiceUnavailableError:
-        raise Unreachable(f"NATS at {where} answers, but not JetStream: is it enabled?") from None
-    except (OSError, TimeoutError, nats.errors.Error) as err:
-        raise Unreachable(f"NATS at {where} did not answer: {reason(err)}") from None
-    finally:
-        await nc.close()
+    async with connected(settings, PROCESS) as js:
+        return await asyncio.wait_for(read_status(js, settings.safe_urls), SNAPSHOT_TIMEOUT)
 
 
 def output(status: SystemStatus, as_json: bool, compact: bool = False) -> str:

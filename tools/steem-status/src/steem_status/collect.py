@@ -14,6 +14,8 @@ from typing import Any
 from ipc_config import (
     BLOCK_SUBJECT,
     BROADCASTER_STATUS_KEY,
+    DEAD_STREAM_NAME,
+    DEAD_SUBJECT_PREFIX,
     PROCESS_STATUS_PREFIX,
     STATUS_BUCKET,
     STATUS_INTERVAL,
@@ -76,6 +78,15 @@ class ProcessStatus:
     updated_at: float | None
     report_age: float | None
     stale: bool
+    # Messages the stream removed before this worker read them: {"messages", "from_seq",
+    # "to_seq", "at"}; None when it missed nothing (see steem_worker.retention).
+    missed: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    worker: str
+    count: int  # kept on steem.dead.<worker>, waiting for `steem-dead replay <worker>`
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class SystemStatus:
     consumers: list[ConsumerStatus] = field(default_factory=list)
     processes: list[ProcessStatus] = field(default_factory=list)
     status_bucket: bool = True  # False: no process has ever reported
+    dead_letters: list[DeadLetters] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA_VERSION, **asdict(self)}
@@ -152,6 +164,7 @@ def process_status(key: str, report: dict[str, Any], now: float) -> ProcessStatu
         updated_at=updated_at,
         report_age=age,
         stale=_is_stale(age),
+        missed=report["missed"] if isinstance(report.get("missed"), dict) else None,
     )
 
 
@@ -218,6 +231,20 @@ async def read_consumers(js: JetStreamContext) -> list[ConsumerStatus]:
     return sorted(consumers, key=lambda consumer: consumer.name)
 
 
+async def read_dead_letters(js: JetStreamContext) -> list[DeadLetters]:
+    """How many dead letters each worker has (none: an empty list)."""
+    try:
+        info = await js.stream_info(DEAD_STREAM_NAME, subjects_filter=DEAD_SUBJECT_PREFIX + ">")
+    except NotFoundError:
+        return []
+    subjects = info.state.subjects or {}
+    return [
+        DeadLetters(subject.removeprefix(DEAD_SUBJECT_PREFIX), count)
+        for subject, count in sorted(subjects.items())
+        if count
+    ]
+
+
 async def read_reports(js: JetStreamContext) -> dict[str, dict[str, Any]] | None:
     """Every readable report of the status bucket by key; None if the bucket does not exist."""
     try:
@@ -258,4 +285,5 @@ async def read_status(js: JetStreamContext, nats_url: str) -> SystemStatus:
             if key.startswith(PROCESS_STATUS_PREFIX)
         ],
         status_bucket=reports is not None,
+        dead_letters=await read_dead_letters(js),
     )

@@ -9,6 +9,7 @@ from steem_status.collect import (
     STALE_AFTER,
     BroadcasterStatus,
     ConsumerStatus,
+    DeadLetters,
     ProcessStatus,
     StreamStatus,
     SystemStatus,
@@ -122,6 +123,26 @@ def process_lines(processes: list[ProcessStatus], bucket: bool) -> list[str]:
     return table(header, rows)
 
 
+def missed_lines(processes: list[ProcessStatus]) -> list[str]:
+    """A worker that missed messages, loudly: it cannot get them back."""
+    lines = []
+    for p in processes:
+        if p.missed:
+            lines.append(
+                f"  {p.instance} MISSED {p.missed.get('messages', '?')} stream messages "
+                f"(sequences {p.missed.get('from_seq', '?')}..{p.missed.get('to_seq', '?')}): "
+                "the stream removed them before it read them"
+            )
+    return lines
+
+
+def dead_letter_lines(dead: list[DeadLetters]) -> list[str]:
+    if not dead:
+        return ["  none"]
+    rows = [(d.worker, f"{d.count:,}", f"steem-dead replay {d.worker}") for d in dead]
+    return table(("WORKER", "MESSAGES", "TO HAND THEM BACK"), rows)
+
+
 def render(status: SystemStatus) -> str:
     when = datetime.fromtimestamp(status.generated_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     sections = [
@@ -129,6 +150,8 @@ def render(status: SystemStatus) -> str:
         [f"stream {STREAM_NAME}", *stream_lines(status.stream)],
         ["broadcaster", *broadcaster_lines(status.broadcaster, status.processes)],
         [f"consumers of {STREAM_NAME}", *consumer_lines(status.consumers)],
-        ["processes", *process_lines(status.processes, status.status_bucket)],
-    ]
+        ["processes", *process_lines(status.processes, status.status_bucket),
+         *missed_lines(status.processes)],
+        ["dead letters", *dead_letter_lines(status.dead_letters)],
+    ]  # fmt: skip
     return "\n\n".join("\n".join(section) for section in sections)

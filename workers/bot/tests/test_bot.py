@@ -1,0 +1,39 @@
+"""The bot's handler, in memory: what it prints for real and broken comments."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from bot.cli import worker
+from steem_testing.memory import WorkerHarness
+
+TRANSACTIONS = Path(__file__).parents[3] / "tests/fixtures/mainnet/steem-transactions/condenser"
+
+
+def real_comment() -> dict:
+    return json.loads((TRANSACTIONS / "comment.json").read_text())["operations"][0][1]
+
+
+def send(body) -> str:
+    return asyncio.run(WorkerHarness(worker).op("comment", body))
+
+
+def test_a_real_new_post_prints_its_url(capsys):
+    assert send(real_comment()) == "handled"
+    assert capsys.readouterr().out == "https://steemit.com/@xeldal/xeldal-witness-post\n"
+
+
+def test_replies_and_patch_edits_print_nothing(capsys):
+    op = real_comment()
+    assert send({**op, "parent_author": "someone"}) == "skipped"
+    assert send({**op, "body": "@@ -154,16 +154,17 @@\n at coffe\n+e\n"}) == "skipped"
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    "op", [{}, {"author": "a"}, {"parent_author": "", "author": "", "permlink": "p"}]
+)
+def test_malformed_comments_are_dropped_not_retried(op, capsys):
+    assert send(op) == "dropped"
+    assert capsys.readouterr().out == ""
