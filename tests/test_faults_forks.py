@@ -16,7 +16,7 @@ import pytest
 from faults_support import expected_messages, first_difference, stored
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from replay_node.server import ReplayNode
+from replay_node.node import ReplayNode
 from support import BIN, wait_until
 
 FIRST, BLOCKS, FORK_AT, DEPTH, LAG = 10_000_000, 40, 10_000_020, 3, 4

@@ -27,7 +27,9 @@ from faults_support import (
     start_replay_node,
     stored,
 )
-from replay_node.archive import load_archive, synthetic_tx_id, tx_to_appbase, write_archive
+from replay_node.archive import load_archive, write_archive
+from replay_node.blocks import synthetic_tx_id
+from replay_node.shapes import tx_to_appbase
 from replay_node.generate import generate_blocks
 from support import BIN, FIXTURES, ROOT, NatsServer, StoredMessage, free_port, stream_messages
 from support import wait_until as wait

@@ -28,7 +28,7 @@ from faults_support import (
 )
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from replay_node.server import Faults, fault_plan
+from replay_node.faults import Faults, fault_plan
 from support import BIN, free_port, wait_until
 
 FIRST, BLOCKS, CHECKPOINT = 9_000_000, 120, 9_000_039

@@ -10,7 +10,8 @@ import subprocess
 from decimal import Decimal
 
 import pytest
-from replay_node.archive import amount_to_string, load_archive, write_archive
+from replay_node.archive import load_archive, write_archive
+from replay_node.shapes import amount_to_string
 from support import BIN, wait_showing, wait_until
 
 WATCHED = {"blocktrades", "admin", "darienle", "fagetara"}

@@ -28,17 +28,11 @@ import re
 import sys
 from pathlib import Path
 
-from replay_node.archive import (
-    canonical_json,
-    iter_archive,
-    new_posts,
-    normalize_block,
-    synthetic_tx_id,
-    to_appbase,
-    tx_to_appbase,
-    write_archive,
-)
-from replay_node.generate import BlockFactory, Templates, synthetic_block_id
+from replay_node.archive import iter_archive, new_posts, write_archive
+from replay_node.blocks import canonical_json, normalize_block, synthetic_tx_id
+from replay_node.factory import BlockFactory, synthetic_block_id
+from replay_node.shapes import to_appbase, tx_to_appbase
+from replay_node.templates import Templates
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "mainnet"

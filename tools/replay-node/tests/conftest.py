@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from replay_node.server import ReplayNode
+from replay_node.node import ReplayNode
 
 FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "mainnet"
 

@@ -11,19 +11,21 @@ from pathlib import Path
 import pytest
 from replay_node.archive import (
     ArchiveError,
-    amount_to_nai,
-    amount_to_string,
     load_archive,
     new_posts,
-    normalize_block,
+    sample_archive_path,
+    write_archive,
+)
+from replay_node.blocks import normalize_block
+from replay_node.shapes import (
+    amount_to_nai,
+    amount_to_string,
     op_to_appbase,
     op_to_condenser,
-    sample_archive_path,
     to_appbase,
     to_condenser,
     tx_to_appbase,
     tx_to_condenser,
-    write_archive,
 )
 
 APPBASE = ["3286849", "5771683", "6531076"]

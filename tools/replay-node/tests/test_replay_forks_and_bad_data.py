@@ -7,9 +7,10 @@ import json
 
 import pytest
 from replay_node.archive import load_archive, new_posts, write_archive
+from replay_node.faults import Faults, fault_plan
 from replay_node.fork import PERMLINK_SUFFIX, fork_block_id
 from replay_node.generate import generate_blocks
-from replay_node.server import Faults, ReplayNode, fault_plan
+from replay_node.node import ReplayNode
 
 FIRST = 700
 

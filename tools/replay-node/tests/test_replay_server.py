@@ -7,8 +7,9 @@ import json
 import time
 
 import pytest
-from replay_node.archive import load_archive, to_condenser
+from replay_node.archive import load_archive
 from replay_node.generate import generate_blocks
+from replay_node.shapes import to_condenser
 
 FIRST, LAST, REAL = 3286700, 3287099, 3286849
 

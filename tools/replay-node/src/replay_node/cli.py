@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import calendar
 import signal
 import sys
 import threading
@@ -12,6 +11,7 @@ import time
 from collections.abc import Sequence
 
 from .archive import ArchiveError, iter_archive, new_posts
+from .chain_config import parse_time
 
 PROG = "replay-node"
 
@@ -43,7 +43,7 @@ def _block_list(text: str) -> frozenset[int]:
 
 def _timestamp(text: str) -> int:
     try:
-        return calendar.timegm(time.strptime(text.rstrip("Z"), "%Y-%m-%dT%H:%M:%S"))
+        return parse_time(text.rstrip("Z"))
     except ValueError:
         raise argparse.ArgumentTypeError("expected YYYY-MM-DDTHH:MM:SS") from None
 
@@ -204,7 +204,9 @@ def _error(msg: str) -> int:
 
 
 def serve(argv: Sequence[str]) -> int:
-    from .server import BlockStore, Faults, ReplayNode
+    from .faults import Faults
+    from .node import ReplayNode
+    from .store import BlockStore
 
     args = serve_parser().parse_args(argv)
     try:
@@ -277,7 +279,8 @@ def serve(argv: Sequence[str]) -> int:
 
 
 def generate(argv: Sequence[str]) -> int:
-    from .generate import Templates, generate_archive
+    from .generate import generate_archive
+    from .templates import Templates
 
     args = generate_parser().parse_args(argv)
     if args.blocks < 1 or args.start < 1:

@@ -19,9 +19,17 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .archive import synthetic_tx_id
+from .blocks import synthetic_tx_id
+from .store import BlockStore, both_shapes
 
-__all__ = ["Fork", "PERMLINK_SUFFIX", "fork_block_id", "fork_branch"]
+__all__ = [
+    "Fork",
+    "PERMLINK_SUFFIX",
+    "fork_block_id",
+    "fork_branch",
+    "plan_forks",
+    "relinked_successors",
+]
 
 PERMLINK_SUFFIX = "-fork"
 _PERMLINK_KEYS = ("permlink", "parent_permlink")
@@ -128,3 +136,76 @@ class Fork:
             "abandoned": [ref(*a) for a in self.abandoned],
             "new_branch": [ref(num, block_id) for num, block_id in self.new_branch],
         }
+
+
+def plan_forks(
+    store: BlockStore, at: list[int], depth: int, lag: int, head_at_start: int
+) -> list[Fork]:
+    """Check the forks asked for at block numbers ``at`` and build their new branches.
+
+    Irreversible blocks never change, so a fork may replace only blocks within the
+    irreversible lag; it must also follow a block of the archive, be followed by one (the
+    block that links the new branch back into the archive), come after the head at start
+    (``head_at_start``, an archive index) and not touch another fork. Raises ValueError
+    with the reason.
+    """
+    if not at:
+        return []
+    if depth < 1:
+        raise ValueError("fork depth must be at least 1")
+    if depth > lag:
+        raise ValueError(
+            f"fork depth {depth} is more than the irreversible lag {lag}: "
+            "a fork may only replace blocks that are not irreversible yet"
+        )
+    forks: list[Fork] = []
+    for num in at:
+        lo, hi = num - depth + 1 - store.first, num - store.first
+        if lo < 1:
+            raise ValueError(
+                f"fork at {num}: blocks {num - depth + 1}..{num} must follow a block of "
+                f"the archive (its first block is {store.first})"
+            )
+        if hi >= len(store) - 1:
+            raise ValueError(
+                f"fork at {num}: the archive must go on after block {num} "
+                f"(its last block is {store.last})"
+            )
+        if hi < head_at_start:
+            raise ValueError(
+                f"fork at {num}: the head is already at block {store.first + head_at_start} "
+                "at start; a fork must come later"
+            )
+        if forks and lo <= forks[-1].hi + 1:
+            raise ValueError(
+                f"forks at {forks[-1].at} and {num} overlap: with depth {depth} they "
+                f"must be at least {depth + 1} blocks apart"
+            )
+        old = [store.block(i) for i in range(lo, hi + 1)]
+        branch = fork_branch(old, store.ids[lo - 1])
+        fork = Fork(
+            at=num,
+            depth=depth,
+            lo=lo,
+            hi=hi,
+            fork_point=(num - depth, store.ids[lo - 1]),
+            abandoned=[(store.first + i, store.ids[i]) for i in range(lo, hi + 1)],
+            ids=[b["block_id"] for b in branch],
+        )
+        for block in branch:
+            appbase, condenser = both_shapes(block)
+            fork.appbase.append(appbase)
+            fork.condenser.append(condenser)
+        forks.append(fork)
+    return forks
+
+
+def relinked_successors(store: BlockStore, forks: list[Fork]) -> dict[int, tuple[bytes, bytes]]:
+    """The block after each fork, served with ``previous`` = the new branch's last id
+    (archive index -> (appbase, condenser) bytes)."""
+    out = {}
+    for fork in forks:
+        successor = store.block(fork.hi + 1)
+        successor["previous"] = fork.ids[-1]
+        out[fork.hi + 1] = both_shapes(successor)
+    return out

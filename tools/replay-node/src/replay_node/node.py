@@ -1,0 +1,321 @@
+"""The replay node: a Steem JSON-RPC node over HTTP that serves recorded blocks, with a
+clock, micro-forks and fault injection.
+
+Usage from Python (tests, benchmarks)::
+
+    with ReplayNode(pace=0) as node:           # bundled sample, everything visible
+        requests.post(node.url, json={...})
+
+    node = ReplayNode("blocks.jsonl.gz", pace=0.5, irreversible_lag=3).start()
+    ...
+    node.stop()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .blocks import dumps
+from .faults import FAULT_KINDS, FaultDice, Faults, corrupt_id
+from .fork import plan_forks, relinked_successors
+from .httpd import HTTP_503, HttpServer
+from .methods import ReadMethods
+from .rpc import Dispatcher
+from .store import BlockStore, both_shapes
+from .timeline import Timeline
+
+__all__ = ["ReplayNode"]
+
+
+class ReplayNode:
+    """The replay node: an HTTP JSON-RPC server over a :class:`BlockStore`.
+
+    ``archive``: path of a JSON Lines archive (default: bundled sample), or pass
+    ``store``/``blocks`` instead. ``pace``: seconds per head advance (0: the whole
+    archive is visible at once and nothing advances, except through :meth:`advance`).
+    ``start_blocks``: blocks visible at start (default: all with pace 0, else 1).
+    ``irreversible_lag``: head - LIB (default 0 with pace 0, else 15). ``latency``:
+    seconds to sleep before answering each JSON-RPC request. ``forks``: block numbers N
+    at which the chain switches, once the head moves past N, to another branch for blocks
+    N-``fork_depth``+1..N (see :mod:`replay_node.fork`); ``fork_depth`` must not exceed
+    the irreversible lag. The remaining keyword arguments are :class:`Faults` fields.
+    """
+
+    def __init__(
+        self,
+        archive: str | Path | None = None,
+        *,
+        store: BlockStore | None = None,
+        blocks: Iterable[dict[str, Any]] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        pace: float = 3.0,
+        start_blocks: int | None = None,
+        irreversible_lag: int | None = None,
+        latency: float = 0.0,
+        faults: Faults | None = None,
+        forks: Iterable[int] = (),
+        fork_depth: int = 2,
+        **fault_options: Any,
+    ):
+        if store is None:
+            store = (
+                BlockStore.from_blocks(blocks)
+                if blocks is not None
+                else BlockStore.from_archive(archive)
+            )
+        if pace < 0 or latency < 0:
+            raise ValueError("pace and latency must be >= 0")
+        self.store = store
+        self.host = host
+        self.port = port
+        self.pace = float(pace)
+        n = len(store)
+        if start_blocks is None:
+            start_blocks = n if self.pace == 0 else 1
+        if start_blocks < 0:
+            raise ValueError("start_blocks must be >= 0")
+        self.start_blocks = min(start_blocks, n)
+        if irreversible_lag is None:
+            irreversible_lag = 0 if self.pace == 0 else 15
+        if irreversible_lag < 0:
+            raise ValueError("irreversible_lag must be >= 0")
+        self.irreversible_lag = irreversible_lag
+        self.latency = float(latency)
+        self.faults = faults if faults is not None else Faults(**fault_options)
+        self.timeline = Timeline(n, self.start_blocks, irreversible_lag, self.faults.behind)
+        self.requests_served = 0
+        self.calls_served = 0
+        self.faults_injected = dict.fromkeys(FAULT_KINDS, 0)
+        self._counter_lock = threading.Lock()
+        head_at_start = self.timeline.indexes(0)[0]
+        self.forks = plan_forks(
+            store, sorted(set(forks)), fork_depth, irreversible_lag, head_at_start
+        )
+        # Archive indexes served with other bytes than the store's: (appbase, condenser).
+        self._after_fork = relinked_successors(store, self.forks)
+        self._corrupt: dict[int, tuple[bytes, bytes]] = {}
+        for num in sorted(self.faults.corrupt_previous):
+            i = num - store.first
+            if 0 <= i < n:
+                block = store.block(i)
+                block["previous"] = corrupt_id(num, block["previous"])
+                self._corrupt[i] = both_shapes(block)
+        self._special = bool(self.forks or self._corrupt)
+        self._dice = FaultDice(self.faults)
+        self._null_left: dict[int, int] = {}
+        self._server: HttpServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        self._t0 = 0.0
+        self._auto_steps = 0
+        self._manual_steps = 0
+        methods = ReadMethods(self).table()
+        methods["jsonrpc.get_methods"] = lambda params, state: dumps(sorted(methods))
+        self._rpc = Dispatcher(methods)
+
+    # -- lifecycle -------------------------------------------------------------------
+    @property
+    def first_block(self) -> int:
+        return self.store.first
+
+    @property
+    def last_block(self) -> int:
+        return self.store.last
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ReplayNode:
+        """Bind, start serving and start the clock. Returns self."""
+        if self._server is not None:
+            raise RuntimeError("already started")
+        server = HttpServer((self.host, self.port), self)
+        self._server = server
+        self.port = server.server_address[1]
+        self._t0 = time.time()
+        self.timeline.apply(0, self._t0)
+        t = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="replay-node-http"
+        )
+        t.daemon = True
+        t.start()
+        self._threads.append(t)
+        if self.pace > 0:
+            ticker = threading.Thread(target=self._tick_loop, name="replay-node-clock", daemon=True)
+            ticker.start()
+            self._threads.append(ticker)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close client connections and the clock. Idempotent."""
+        self._stop.set()
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        with self._conns_lock:
+            conns = list(self._conns)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+        for t in self._threads:
+            t.join(timeout=2)
+        self._threads.clear()
+
+    def __enter__(self) -> ReplayNode:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def track(self, conn: socket.socket, add: bool) -> None:
+        """Remember open client connections, so that :meth:`stop` can close them."""
+        with self._conns_lock:
+            if add:
+                self._conns.add(conn)
+            else:
+                self._conns.discard(conn)
+
+    # -- clock ---------------------------------------------------------------------
+    def _tick_loop(self) -> None:
+        pace = self.pace
+        while not self._stop.is_set() and not self.timeline.finished:
+            k = self._auto_steps + 1
+            delay = self._t0 + k * pace - time.time()
+            if delay > 0 and self._stop.wait(delay):
+                return
+            now = time.time()
+            self._auto_steps = max(k, int((now - self._t0) / pace))
+            self.timeline.apply(self._auto_steps + self._manual_steps, now)
+
+    def advance(self, steps: int = 1) -> tuple[int, int]:
+        """Advance the head by ``steps`` blocks now (the LIB follows); returns
+        ``(head, irreversible)`` block numbers."""
+        with self._counter_lock:
+            self._manual_steps += steps
+            total = self._auto_steps + self._manual_steps
+        self.timeline.apply(total)
+        return self.head_and_irreversible()
+
+    def head_and_irreversible(self) -> tuple[int, int]:
+        head, lib = self.timeline.state
+        return self.store.first + head, self.store.first + lib
+
+    # -- what tests look at --------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        head, lib = self.head_and_irreversible()
+        return {
+            "first_block": self.store.first,
+            "last_block": self.store.last,
+            "head": head,
+            "irreversible": lib,
+            "requests_served": self.requests_served,
+            "calls_served": self.calls_served,
+            "pace": self.pace,
+            "irreversible_lag": self.irreversible_lag,
+            "behind": self.faults.behind,
+            "source": self.store.source,
+            "faults_injected": dict(self.faults_injected),
+            "forks": [fork.describe(self.timeline.state[0]) for fork in self.forks],
+        }
+
+    def served_block(self, num: int) -> dict[str, Any]:
+        """Block ``num`` as the node serves it now, visible or not yet (after a fork: the
+        new branch)."""
+        i = num - self.store.first
+        if not 0 <= i < len(self.store):
+            raise KeyError(num)
+        state = self.timeline.state
+        if i in self._corrupt:
+            return json.loads(self._corrupt[i][0])
+        return json.loads(self.served(i, state))
+
+    def visibility(self) -> dict[str, dict[str, float | None]]:
+        """``{"<block_num>": {"head": t, "irreversible": t or None}}`` (unix times) for
+        every block that became visible so far."""
+        tl, first = self.timeline, self.store.first
+        out = {}
+        for i, t in enumerate(tl.head_at):
+            if t is not None:
+                out[str(first + i)] = {"head": t, "irreversible": tl.irreversible_at[i]}
+        return out
+
+    # -- requests ------------------------------------------------------------------
+    def handle_get(self, path: str) -> tuple[int, bytes]:
+        if path == "/status":
+            return 200, dumps(self.status())
+        if path == "/visibility":
+            return 200, dumps(self.visibility())
+        return 404, dumps({"error": "JSON-RPC is served with POST; GET /status or /visibility"})
+
+    def handle_post(self, body: bytes) -> tuple[int, bytes, bytes]:
+        """(HTTP status, body, content type) for a JSON-RPC request, faults included."""
+        with self._counter_lock:
+            self.requests_served += 1
+        if self.latency:
+            time.sleep(self.latency)
+        fault = None
+        if self._dice.active:
+            stall, fault = self._dice.roll()
+            if stall:
+                self._count("stall")
+                time.sleep(self.faults.stall_seconds)
+            if fault is not None:
+                self._count(fault)
+            if fault == "http_503":
+                return 503, HTTP_503, b"text/html"
+        payload, calls = self._rpc.handle(body, self.timeline.state, fault == "rpc_error")
+        with self._counter_lock:
+            self.calls_served += calls
+        if fault == "truncated":
+            payload = payload[: max(1, len(payload) // 2)]
+        return 200, payload, b"application/json"
+
+    def _count(self, kind: str) -> None:
+        with self._counter_lock:
+            self.faults_injected[kind] += 1
+
+    # -- block access --------------------------------------------------------------
+    def index(self, num: int, state: tuple[int, int]) -> int | None:
+        """Archive index of block ``num`` if it is served now, else None."""
+        i = num - self.store.first
+        if i < 0 or i > state[0]:
+            return None
+        if num in self.faults.null_blocks:
+            times = self.faults.null_blocks_times
+            if times is None:
+                self._count("null_block")
+                return None
+            with self._counter_lock:
+                left = self._null_left.get(num, times)
+                if left > 0:
+                    self._null_left[num] = left - 1
+                    self.faults_injected["null_block"] += 1
+                    return None
+        return i
+
+    def served(self, i: int, state: tuple[int, int], condenser: bool = False) -> bytes:
+        """The bytes of the block at archive index ``i`` as served now: the archive's,
+        a fork's new branch, or a corrupted `previous`."""
+        if self._special:
+            shape = 1 if condenser else 0
+            if i in self._corrupt:
+                self._count("corrupt_previous")
+                return self._corrupt[i][shape]
+            for fork in self.forks:
+                if fork.covers(i) and fork.done(state[0]):
+                    return (fork.condenser if condenser else fork.appbase)[i - fork.lo]
+            if i in self._after_fork:
+                return self._after_fork[i][shape]
+        return self.store.condenser[i] if condenser else self.store.appbase[i]
