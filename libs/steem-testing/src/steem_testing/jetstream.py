@@ -7,12 +7,15 @@ info = await with_js(s, lambda js: js.consumer_info("STEEM", "bot"))
 """
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import nats
-from ipc_config import ServiceSettings
+from ipc_config import BLOCK_SUBJECT, STREAM_NAME, ServiceSettings
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from steem_worker import Worker
 from steem_worker.connection import ensure_streams
 
@@ -64,3 +67,41 @@ async def serve_until(
     finally:
         stop.set()
         await asyncio.wait_for(serving, 10)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    seq: int
+    subject: str
+    headers: dict[str, str]
+    data: bytes
+
+
+async def stream_messages(url: str, stream: str = STREAM_NAME) -> list[StoredMessage]:
+    """Every message `stream` holds, in order."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        state = (await js.stream_info(stream)).state
+        messages = []
+        for seq in range(state.first_seq, state.last_seq + 1):
+            try:
+                msg = await js.get_msg(stream, seq)
+            except NotFoundError:
+                continue
+            messages.append(StoredMessage(msg.seq, msg.subject, dict(msg.headers or {}), msg.data))
+        return messages
+    finally:
+        await nc.close()
+
+
+async def last_closed_block(url: str) -> int | None:
+    """The number of the last block closed by a `steem.block` message (None before one)."""
+    nc = await nats.connect(url, allow_reconnect=False)
+    try:
+        msg = await nc.jetstream().get_last_msg(STREAM_NAME, BLOCK_SUBJECT)
+        return json.loads(msg.data)["block_num"]
+    except NotFoundError:
+        return None
+    finally:
+        await nc.close()
