@@ -20,10 +20,12 @@ import pytest
 from faults_support import (
     URL_LINE,
     all_replies,
+    child_pid,
     count_ops,
     expected_messages,
     expected_posts,
     first_difference,
+    loop_pid,
     node_status,
     printed_urls,
     repeats,
@@ -33,7 +35,6 @@ from faults_support import (
     start_honcho,
     still_running,
     stored,
-    worker_pid,
 )
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
@@ -42,11 +43,19 @@ from support import ROOT, descendants, free_port, wait_until
 SEED = int(os.environ.get("FAULT_SEED", "20240607"))
 BLOCKS, FIRST, PACE = 1000, 7_000_000, 0.045
 MIN_KILLS = 20
-TARGETS = {  # restart-loop name -> the program it runs (nats-local execs nats-server)
-    "broadcaster": "broadcaster",
-    "bot": "bot",
-    "nats": "nats-server",
+TARGETS = {  # restart-loop name -> the programs from the loop down to the one killed
+    "broadcaster": ("broadcaster",),
+    "bot": ("bot",),
+    "nats": ("nats-local", "nats-server"),  # nats-local runs nats-server as its child
 }
+
+
+def target_pid(root: int, name: str) -> int | None:
+    """Pid of the program to kill for `name`, found below its restart loop."""
+    pid = loop_pid(root, name)
+    for program in TARGETS[name]:
+        pid = None if pid is None else child_pid(pid, program)
+    return pid
 
 
 def repeats_by_last_kill(output: str) -> dict[str, int]:
@@ -113,9 +122,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_nothing(
     while sum(kills.values()) < MIN_KILLS or node_status(node.url)["head"] < last:
         time.sleep(rng.uniform(0.4, 2.2))  # a random moment, not a synchronisation
         name = rng.choice(sorted(TARGETS))
-        pid = wait_until(
-            lambda name=name: worker_pid(root, name, TARGETS[name]), 30, f"{name} running"
-        )
+        pid = wait_until(lambda name=name: target_pid(root, name), 30, f"{name} running")
         if sigkill(pid):
             kills[name] += 1
             timeline.append(f"{time.monotonic() - started:6.1f} s: killed {name} (pid {pid})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -64,6 +65,26 @@ def test_delay_larger_than_cap_is_capped() -> None:
     clock = FakeClock()
     policy = RestartPolicy(delay=10, max_delay=4, clock=clock)
     assert run_for(policy, clock, 0).delay == 4
+
+
+def test_the_delays_are_the_projects_one_backoff_policy() -> None:
+    from ipc_config.backoff import Backoff
+
+    clock = FakeClock()
+    policy = RestartPolicy(delay=0.5, max_delay=5, healthy_after=30, clock=clock)
+    backoff = Backoff(start=0.5, cap=5)
+    assert [run_for(policy, clock, 1).delay for _ in range(7)] == [backoff.next() for _ in range(7)]
+    assert policy.next_delay == backoff.upcoming
+
+
+def test_the_loop_does_not_load_the_settings_libraries() -> None:
+    # One restart loop per Procfile line: pydantic and nats-py would cost each 0.5 s, 27 MB.
+    code = (
+        "import sys, restart_loop.cli\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'ipc_config', 'pydantic', 'nats'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_policy_rejects_negative_values_and_misuse() -> None:
