@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ipc_config.chain import block_num_of, post_url
+
 from .blocks import block_num, dumps_ascii, normalize_record
 from .shapes import op_parts
 
@@ -118,7 +120,7 @@ def iter_archive_records(
         try:
             block, unchanged = normalize_record(obj)
             num = block_num(block)
-            prev_field = int(block["previous"][:8], 16)
+            prev_field = block_num_of(block["previous"])
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
             raise ArchiveError(path, lineno, f"not a usable block: {e}") from e
         if prev_field + 1 != num:
@@ -254,5 +256,8 @@ def new_posts(blocks: Iterable[dict[str, Any]], include_edits: bool = False) -> 
             if key in seen and not include_edits:
                 continue
             seen.add(key)
-            out.append(f"https://steemit.com/@{key[0]}/{key[1]}")
+            try:
+                out.append(post_url(*key))
+            except ValueError:
+                continue  # an empty author or permlink: not a post anyone can open
     return out

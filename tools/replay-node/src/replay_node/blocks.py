@@ -11,6 +11,8 @@ import hashlib
 import json
 from typing import Any
 
+from ipc_config.chain import block_num_of
+
 from .shapes import op_parts, to_appbase
 
 __all__ = [
@@ -78,8 +80,8 @@ def signing_key_for(witness: str) -> str:
 def block_num(block: dict[str, Any]) -> int:
     """Block number: from ``block_id`` if present, else ``previous`` + 1."""
     if block.get("block_id"):
-        return int(block["block_id"][:8], 16)
-    return int(block["previous"][:8], 16) + 1
+        return block_num_of(block["block_id"])
+    return block_num_of(block["previous"]) + 1
 
 
 def _unwrap(obj: Any) -> dict[str, Any]:
@@ -133,7 +135,7 @@ def normalize_record(obj: Any) -> tuple[dict[str, Any], bool]:
         return raw, raw is obj
     block = to_appbase(raw)
     if not block.get("block_id"):
-        num = int(raw["previous"][:8], 16) + 1
+        num = block_num_of(raw["previous"]) + 1
         digest = hashlib.sha256(_hash_text(canonical_json(raw))).hexdigest()
         block["block_id"] = f"{num:08x}{digest[:32]}"
     if not block.get("signing_key"):

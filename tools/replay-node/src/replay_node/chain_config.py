@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import calendar
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .store import BlockStore
+from ipc_config.chain import BLOCK_INTERVAL, NAI_OF_ASSET, PRECISION_OF_ASSET
+
+from .shapes import nai_amount
+
+if TYPE_CHECKING:
+    from .store import BlockStore
 
 __all__ = [
-    "BLOCK_INTERVAL",
+    "BLOCK_SECONDS",
+    "CHAIN_ID",
     "chain_config",
     "dynamic_global_properties",
     "format_time",
@@ -18,7 +24,9 @@ __all__ = [
     "shift_time",
 ]
 
-BLOCK_INTERVAL = 3
+# Block times are whole seconds: the interval as an int, for arithmetic on them.
+BLOCK_SECONDS = int(BLOCK_INTERVAL)
+CHAIN_ID = "0" * 64  # Steem's chain id: what signatures are made for
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # how Steem writes a time: UTC, no zone, seconds
 
 
@@ -35,24 +43,23 @@ def shift_time(ts: str, seconds: int) -> str:
     return format_time(parse_time(ts) + seconds)
 
 
-def _nai(amount: int, nai: str, precision: int) -> dict[str, Any]:
-    return {"amount": str(amount), "precision": precision, "nai": nai}
+def _symbol(asset: str) -> dict[str, Any]:
+    return {"nai": NAI_OF_ASSET[asset], "decimals": PRECISION_OF_ASSET[asset]}
 
 
 def chain_config() -> dict[str, Any]:
     """A Steem 0.23 ``get_config`` answer (a representative subset of its keys)."""
-    steem = {"nai": "@@000000021", "decimals": 3}
     return {
         "IS_TEST_NET": False,
         "STEEM_ENABLE_SMT": False,
-        "SBD_SYMBOL": {"nai": "@@000000013", "decimals": 3},
+        "SBD_SYMBOL": _symbol("SBD"),
         "STEEM_INITIAL_VOTE_POWER_RATE": 40,
         "STEEM_REDUCED_VOTE_POWER_RATE": 10,
         "STEEM_100_PERCENT": 10000,
         "STEEM_1_PERCENT": 100,
         "STEEM_ACCOUNT_RECOVERY_REQUEST_EXPIRATION_PERIOD": 86400000000,
         "STEEM_ACTIVE_CHALLENGE_COOLDOWN": 86400000000,
-        "STEEM_ACTIVE_CHALLENGE_FEE": _nai(2000, "@@000000021", 3),
+        "STEEM_ACTIVE_CHALLENGE_FEE": nai_amount(2000, "STEEM"),
         "STEEM_ADDRESS_PREFIX": "STM",
         "STEEM_APR_PERCENT_MULTIPLY_PER_BLOCK": "102035135585887",
         "STEEM_APR_PERCENT_MULTIPLY_PER_HOUR": "119577151364285",
@@ -67,12 +74,12 @@ def chain_config() -> dict[str, Any]:
         "STEEM_BLOCKCHAIN_PRECISION_DIGITS": 3,
         "STEEM_BLOCKCHAIN_HARDFORK_VERSION": "0.23.0",
         "STEEM_BLOCKCHAIN_VERSION": "0.23.1",
-        "STEEM_BLOCK_INTERVAL": BLOCK_INTERVAL,
+        "STEEM_BLOCK_INTERVAL": BLOCK_SECONDS,
         "STEEM_BLOCKS_PER_DAY": 28800,
         "STEEM_BLOCKS_PER_HOUR": 1200,
         "STEEM_BLOCKS_PER_YEAR": 10512000,
         "STEEM_CASHOUT_WINDOW_SECONDS": 604800,
-        "STEEM_CHAIN_ID": "0" * 64,
+        "STEEM_CHAIN_ID": CHAIN_ID,
         "STEEM_COMMENT_REWARD_FUND_NAME": "comment",
         "STEEM_CONTENT_CONSTANT_HF0": "2000000000000",
         "STEEM_CONTENT_REWARD_PERCENT_HF16": 7500,
@@ -140,8 +147,8 @@ def chain_config() -> dict[str, Any]:
         "STEEM_MIN_ACCOUNT_NAME_LENGTH": 3,
         "STEEM_MIN_BLOCK_SIZE_LIMIT": 65536,
         "STEEM_MIN_BLOCK_SIZE": 115,
-        "STEEM_MIN_CONTENT_REWARD": _nai(1000, "@@000000021", 3),
-        "STEEM_MIN_CURATE_REWARD": _nai(1000, "@@000000021", 3),
+        "STEEM_MIN_CONTENT_REWARD": nai_amount(1000, "STEEM"),
+        "STEEM_MIN_CURATE_REWARD": nai_amount(1000, "STEEM"),
         "STEEM_MIN_PERMLINK_LENGTH": 0,
         "STEEM_MIN_REPLY_INTERVAL": 20000000,
         "STEEM_MIN_REPLY_INTERVAL_HF20": 3000000,
@@ -151,13 +158,13 @@ def chain_config() -> dict[str, Any]:
         "STEEM_MINER_ACCOUNT": "miners",
         "STEEM_MINER_PAY_PERCENT": 100,
         "STEEM_MIN_FEEDS": 7,
-        "STEEM_MINING_REWARD": _nai(1000, "@@000000021", 3),
+        "STEEM_MINING_REWARD": nai_amount(1000, "STEEM"),
         "STEEM_MINING_TIME": "2016-03-24T17:00:00",
-        "STEEM_MIN_LIQUIDITY_REWARD": _nai(1200000, "@@000000021", 3),
+        "STEEM_MIN_LIQUIDITY_REWARD": nai_amount(1200000, "STEEM"),
         "STEEM_MIN_LIQUIDITY_REWARD_PERIOD_SEC": 60000000,
-        "STEEM_MIN_PAYOUT_SBD": _nai(20, "@@000000013", 3),
-        "STEEM_MIN_POW_REWARD": _nai(1000, "@@000000021", 3),
-        "STEEM_MIN_PRODUCER_REWARD": _nai(1000, "@@000000021", 3),
+        "STEEM_MIN_PAYOUT_SBD": nai_amount(20, "SBD"),
+        "STEEM_MIN_POW_REWARD": nai_amount(1000, "STEEM"),
+        "STEEM_MIN_PRODUCER_REWARD": nai_amount(1000, "STEEM"),
         "STEEM_MIN_TRANSACTION_EXPIRATION_LIMIT": 15,
         "STEEM_MIN_TRANSACTION_SIZE_LIMIT": 1024,
         "STEEM_MIN_UNDO_HISTORY": 10,
@@ -166,7 +173,7 @@ def chain_config() -> dict[str, Any]:
         "STEEM_OWNER_AUTH_HISTORY_TRACKING_START_BLOCK_NUM": 3186477,
         "STEEM_OWNER_AUTH_RECOVERY_PERIOD": 2592000000000,
         "STEEM_OWNER_CHALLENGE_COOLDOWN": 86400000000,
-        "STEEM_OWNER_CHALLENGE_FEE": _nai(30000, "@@000000021", 3),
+        "STEEM_OWNER_CHALLENGE_FEE": nai_amount(30000, "STEEM"),
         "STEEM_OWNER_UPDATE_LIMIT": 3600000000,
         "STEEM_POST_AVERAGE_WINDOW": 86400,
         "STEEM_POST_REWARD_FUND_NAME": "post",
@@ -196,8 +203,8 @@ def chain_config() -> dict[str, Any]:
         "STEEM_VESTING_WITHDRAW_INTERVAL_SECONDS": 604800,
         "STEEM_VOTE_DUST_THRESHOLD": 50000000,
         "STEEM_VOTING_MANA_REGENERATION_SECONDS": 432000,
-        "STEEM_SYMBOL": steem,
-        "VESTS_SYMBOL": {"nai": "@@000000037", "decimals": 6},
+        "STEEM_SYMBOL": _symbol("STEEM"),
+        "VESTS_SYMBOL": _symbol("VESTS"),
         "STEEM_VIRTUAL_SCHEDULE_LAP_LENGTH": "18446744073709551615",
         "STEEM_VIRTUAL_SCHEDULE_LAP_LENGTH2": "340282366920938463463374607431768211455",
         "STEEM_MAX_LIMIT_ORDER_EXPIRATION": 2419200,
@@ -236,7 +243,7 @@ def dynamic_global_properties(store: BlockStore, head: int, lib: int) -> dict[st
     if head >= 0:
         head_id, ts, witness = store.ids[head], store.timestamps[head], store.witnesses[head]
     else:
-        head_id, ts = store.previous, shift_time(store.timestamps[0], -BLOCK_INTERVAL)
+        head_id, ts = store.previous, shift_time(store.timestamps[0], -BLOCK_SECONDS)
         witness = store.witnesses[0]
     num = first + head
     supply = 100_000_000_000 + 40_000 * num  # 0.001 STEEM units; ~231M STEEM at 3.3M
@@ -249,18 +256,18 @@ def dynamic_global_properties(store: BlockStore, head: int, lib: int) -> dict[st
         "current_witness": witness,
         "total_pow": 514415,
         "num_pow_witnesses": 172,
-        "virtual_supply": _nai(supply + supply // 50, "@@000000021", 3),
-        "current_supply": _nai(supply, "@@000000021", 3),
-        "confidential_supply": _nai(0, "@@000000021", 3),
-        "init_sbd_supply": _nai(0, "@@000000013", 3),
-        "current_sbd_supply": _nai(supply // 60, "@@000000013", 3),
-        "confidential_sbd_supply": _nai(0, "@@000000013", 3),
-        "total_vesting_fund_steem": _nai(vesting_steem, "@@000000021", 3),
-        "total_vesting_shares": _nai(vesting_steem * 2_000_000, "@@000000037", 6),
-        "total_reward_fund_steem": _nai(supply // 1000, "@@000000021", 3),
+        "virtual_supply": nai_amount(supply + supply // 50, "STEEM"),
+        "current_supply": nai_amount(supply, "STEEM"),
+        "confidential_supply": nai_amount(0, "STEEM"),
+        "init_sbd_supply": nai_amount(0, "SBD"),
+        "current_sbd_supply": nai_amount(supply // 60, "SBD"),
+        "confidential_sbd_supply": nai_amount(0, "SBD"),
+        "total_vesting_fund_steem": nai_amount(vesting_steem, "STEEM"),
+        "total_vesting_shares": nai_amount(vesting_steem * 2_000_000, "VESTS"),
+        "total_reward_fund_steem": nai_amount(supply // 1000, "STEEM"),
         "total_reward_shares2": "0",
-        "pending_rewarded_vesting_shares": _nai(vesting_steem // 400, "@@000000037", 6),
-        "pending_rewarded_vesting_steem": _nai(vesting_steem // 800_000, "@@000000021", 3),
+        "pending_rewarded_vesting_shares": nai_amount(vesting_steem // 400, "VESTS"),
+        "pending_rewarded_vesting_steem": nai_amount(vesting_steem // 800_000, "STEEM"),
         "sbd_interest_rate": 0,
         "sbd_print_rate": 10000,
         "maximum_block_size": 65536,
@@ -280,7 +287,7 @@ def dynamic_global_properties(store: BlockStore, head: int, lib: int) -> dict[st
         "content_reward_percent": 6500,
         "vesting_reward_percent": 1500,
         "sps_fund_percent": 1000,
-        "sps_interval_ledger": _nai(0, "@@000000013", 3),
+        "sps_interval_ledger": nai_amount(0, "SBD"),
         "downvote_pool_percent": 2500,
         "current_remove_threshold": 200,
     }

@@ -16,8 +16,11 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
+from ipc_config.chain import ASSET_OF_NAI, PRECISION_OF_ASSET
+
 from .blocks import signing_key_for
-from .chain_config import BLOCK_INTERVAL, format_time
+from .chain_config import BLOCK_SECONDS, format_time
+from .shapes import nai_amount
 from .templates import Templates
 from .vocab import ACCOUNT_KEYS, FOLLOW_WHAT, MIX, SYLLABLES, TAGS, WITNESSES
 
@@ -28,7 +31,7 @@ GENESIS_TIME = 1458835500  # 2016-03-24T16:05:00Z, timestamp of block 1
 
 def default_start_time(start_block: int) -> int:
     """A plausible unix timestamp for ``start_block`` (genesis + 3 s per block)."""
-    return GENESIS_TIME + (start_block - 1) * BLOCK_INTERVAL
+    return GENESIS_TIME + (start_block - 1) * BLOCK_SECONDS
 
 
 def synthetic_block_id(num: int, seed: int) -> str:
@@ -125,15 +128,15 @@ class BlockFactory:
     def _sig(self) -> str:
         return ("1f" if self._rand() < 0.5 else "20") + f"{self._bits(512):0128x}"
 
-    def _amount(self, nai: str, precision: int) -> dict[str, Any]:
+    def _amount(self, asset: str) -> dict[str, Any]:
         r = self._rand()
-        value = max(1, int(10**precision * (0.001 + r * r * r * 500)))
-        return {"amount": str(value), "precision": precision, "nai": nai}
+        precision = PRECISION_OF_ASSET[asset]
+        return nai_amount(max(1, int(10**precision * (0.001 + r * r * r * 500))), asset)
 
     def _vary(self, value: Any, key: str | None = None) -> Any:
         if isinstance(value, dict):
             if value.keys() == {"amount", "precision", "nai"}:
-                return self._amount(value["nai"], value["precision"])
+                return self._amount(ASSET_OF_NAI[value["nai"]])
             return {k: self._vary(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [self._vary(v) for v in value]
@@ -218,7 +221,7 @@ class BlockFactory:
 
     def transfer(self) -> dict[str, Any]:
         rand = self._rand
-        amount = self._amount("@@000000021" if rand() < 0.75 else "@@000000013", 3)
+        amount = self._amount("STEEM" if rand() < 0.75 else "SBD")
         memos = self.t.memos
         memo = memos[int(rand() * len(memos))] if memos and rand() < 0.4 else ""
         value = {"from": self._name(), "to": self._name(), "amount": amount, "memo": memo}
@@ -227,7 +230,7 @@ class BlockFactory:
     def transfer_to_vesting(self) -> dict[str, Any]:
         who = self._name()
         to = who if self._rand() < 0.6 else self._name()
-        value = {"from": who, "to": to, "amount": self._amount("@@000000021", 3)}
+        value = {"from": who, "to": to, "amount": self._amount("STEEM")}
         return {"type": "transfer_to_vesting_operation", "value": value}
 
     def other(self) -> dict[str, Any]:

@@ -19,6 +19,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ipc_config.chain import block_num_of
+
 from .blocks import synthetic_tx_id
 from .store import BlockStore, both_shapes
 
@@ -72,7 +74,7 @@ def fork_branch(old: list[dict[str, Any]], fork_point_id: str) -> list[dict[str,
     branch = []
     previous = fork_point_id
     for block in old:
-        num = int(block["block_id"][:8], 16)
+        num = block_num_of(block["block_id"])
         transactions = list(block["transactions"])
         ids = list(block["transaction_ids"])
         if len(transactions) > 1:

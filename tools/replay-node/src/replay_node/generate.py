@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .archive import gc_paused, write_archive
-from .chain_config import BLOCK_INTERVAL
+from .chain_config import BLOCK_SECONDS
 from .factory import BlockFactory, default_start_time, synthetic_block_id
 from .templates import Templates
 
@@ -37,7 +37,7 @@ def generate_blocks(
     previous = synthetic_block_id(start - 1, factory.seed)
     for i in range(count):
         num = start + i
-        epoch = epoch0 + BLOCK_INTERVAL * i
+        epoch = epoch0 + BLOCK_SECONDS * i
         block = factory.block(num, previous, epoch, factory.transactions(num, epoch))
         previous = block["block_id"]
         yield block

@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .blocks import dumps
-from .chain_config import chain_config, dynamic_global_properties
+from .chain_config import CHAIN_ID, chain_config, dynamic_global_properties
 from .rpc import Handler, RpcError, num_param
 from .shapes import op_to_condenser, to_condenser, value_to_condenser
 
@@ -79,7 +79,7 @@ class ReadMethods:
                 "blockchain_version": "0.23.1",
                 "steem_revision": "0" * 40,  # not a real build
                 "fc_revision": "0" * 40,
-                "chain_id": "0" * 64,
+                "chain_id": CHAIN_ID,
             }
         )
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ipc_config.chain import ASSET_OF_NAI, NAI_OF_ASSET, PRECISION_OF_ASSET, block_num_of
+
 __all__ = [
-    "NAI_BY_SYMBOL",
-    "SYMBOL_BY_NAI",
     "amount_to_nai",
     "amount_to_string",
+    "nai_amount",
     "op_parts",
     "op_to_appbase",
     "op_to_condenser",
@@ -28,17 +29,6 @@ __all__ = [
     "value_to_condenser",
 ]
 
-
-#: symbol -> (nai, precision)
-NAI_BY_SYMBOL: dict[str, tuple[str, int]] = {
-    "STEEM": ("@@000000021", 3),
-    "SBD": ("@@000000013", 3),
-    "VESTS": ("@@000000037", 6),
-}
-#: nai -> (symbol, precision)
-SYMBOL_BY_NAI: dict[str, tuple[str, int]] = {
-    nai: (sym, prec) for sym, (nai, prec) in NAI_BY_SYMBOL.items()
-}
 
 _AMOUNT_RE = re.compile(r"^(-?)(\d+)\.(\d+) (STEEM|SBD|VESTS)$")
 _NAI_KEYS = frozenset(("amount", "precision", "nai"))
@@ -61,6 +51,15 @@ _TEXT_KEYS = frozenset(
 )
 
 
+def nai_amount(units: int, asset: str) -> dict[str, Any]:
+    """An amount in the appbase shape: ``nai_amount(193255, "STEEM")`` is 193.255 STEEM."""
+    return {
+        "amount": str(units),
+        "precision": PRECISION_OF_ASSET[asset],
+        "nai": NAI_OF_ASSET[asset],
+    }
+
+
 def amount_to_nai(text: str) -> dict[str, Any] | None:
     """``"193.255 STEEM"`` -> ``{"amount": "193255", "precision": 3, "nai": "@@000000021"}``.
 
@@ -70,7 +69,7 @@ def amount_to_nai(text: str) -> dict[str, Any] | None:
     if m is None:
         return None
     sign, whole, frac, symbol = m.groups()
-    nai, precision = NAI_BY_SYMBOL[symbol]
+    nai, precision = NAI_OF_ASSET[symbol], PRECISION_OF_ASSET[symbol]
     if len(frac) != precision:
         return None
     value = int(whole + frac)
@@ -81,10 +80,10 @@ def amount_to_string(obj: dict[str, Any]) -> str | None:
     """NAI object -> ``"193.255 STEEM"``; None if it is not a known NAI amount."""
     if obj.keys() != _NAI_KEYS:
         return None
-    known = SYMBOL_BY_NAI.get(obj["nai"])
-    if known is None:
+    symbol = ASSET_OF_NAI.get(obj["nai"])
+    if symbol is None:
         return None
-    symbol, precision = known
+    precision = PRECISION_OF_ASSET[symbol]
     if obj["precision"] != precision:
         return None
     try:
@@ -310,7 +309,7 @@ def to_condenser(block: dict[str, Any], tx_extras: bool = True) -> dict[str, Any
         and ids is not None
         and len(ids) == len(out.get("transactions", ()))
     ):
-        num = int(block["block_id"][:8], 16)
+        num = block_num_of(block["block_id"])
         for i, tx in enumerate(out["transactions"]):
             tx["transaction_id"] = ids[i]
             tx["block_num"] = num
