@@ -1,0 +1,1 @@
+"""new-worker: scaffolds a steem-bot worker in the workspace."""
