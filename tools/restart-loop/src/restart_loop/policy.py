@@ -9,38 +9,13 @@ process handling. The growing wait is the project's one retry policy,
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-if TYPE_CHECKING:
-    from ipc_config.backoff import Backoff
-
-
-def _backoff_class() -> type[Backoff]:
-    """``ipc_config.backoff.Backoff``, without running ``ipc_config/__init__.py``.
-
-    That ``__init__`` imports the settings (pydantic) and the stream (nats-py): 0.5 s
-    and 27 MB more for every restart loop, one per Procfile line, which needs none of
-    it. ``backoff.py`` itself is standard library only, so it is loaded on its own,
-    under a private name (a half-registered ``ipc_config.backoff`` would confuse a later
-    ``import ipc_config``).
-    """
-    name = "_restart_loop_backoff"
-    if name not in sys.modules:
-        package = importlib.util.find_spec("ipc_config")  # finds it without importing it
-        if package is None or not package.submodule_search_locations:
-            raise ImportError("ipc-config is not installed; run `uv sync`")
-        path = Path(next(iter(package.submodule_search_locations))) / "backoff.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # as `import` does: dataclasses reads it there
-        spec.loader.exec_module(module)
-    return sys.modules[name].Backoff
+# Standard library only, and ipc_config loads its other modules lazily: the loop (one per
+# Procfile line) does not pay for pydantic or nats-py.
+from ipc_config.backoff import Backoff
 
 
 class Decision(NamedTuple):
@@ -89,7 +64,7 @@ class RestartPolicy:
         self.no_restart_codes = frozenset(no_restart_codes)
         self._clock = clock
         # The first wait is capped as well: `--delay 10 --max-delay 4` waits 4 s.
-        self._backoff = _backoff_class()(start=min(self.delay, self.max_delay), cap=self.max_delay)
+        self._backoff = Backoff(start=min(self.delay, self.max_delay), cap=self.max_delay)
 
         self.starts = 0
         """How many times the child was started (first start included)."""
