@@ -14,8 +14,10 @@ from ipc_config import WorkerSettings
 from nats.js.api import ConsumerConfig
 from steem_worker import Worker
 from steem_worker.connection import close, connect, ensure_streams
+from steem_worker.consumers import ensure_consumer
 from steem_worker.delivery import Delivery, Timing, confirm_ack
 from steem_worker.handled_ids import HandledIds
+from steem_worker.worker import JetStreamOutlet
 from support import BIN, free_port
 
 STREAM = WorkerSettings.from_env({})
@@ -290,11 +292,11 @@ def test_messages_buffered_from_a_late_pull_are_left_with_a_stale_batch(nats_ser
         js, settings = nc.jetstream(), worker_settings(nats_server.url)
         await ensure_streams(js, settings)
         params = worker.params(settings)
-        await worker._ensure_consumers(js, params)
+        await ensure_consumer(js, "STEEM", "tester", ["steem.op.comment"], params)
         stop = asyncio.Event()
 
         async def handle(msg):
-            return await worker.dispatch(msg, settings, params, keep=None)
+            return await worker.dispatch(msg, settings, params, JetStreamOutlet(js))
 
         consumer = Delivery(
             nc, "STEEM", "tester", Timing(ACK_WAIT), 4, HandledIds(100), stop, handle

@@ -51,6 +51,18 @@ _CONTRACT = [
     "vop_subject",
     "worker_name_is_valid",
 ]
+_CONTRACT += [
+    "HEADER_REQUEST_ID",
+    "TX_BUCKET",
+    "TX_FAILED_PREFIX",
+    "TX_INCLUDED_PREFIX",
+    "TX_REQUEST_PREFIX",
+    "TX_STREAM_NAME",
+    "TX_STREAM_SUBJECTS",
+    "tx_failed_subject",
+    "tx_included_subject",
+    "tx_request_subject",
+]
 _SETTINGS = [
     "ChainSettings",
     "ConfigError",
@@ -65,6 +77,7 @@ _SETTINGS = [
 ]
 _STREAM = [
     "all_stream_configs",
+    "tx_stream_config",
     "dead_stream_config",
     "stream_config",
 ]

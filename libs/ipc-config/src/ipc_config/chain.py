@@ -3,6 +3,7 @@
 from ipc_config.chain import BLOCK_INTERVAL, block_num_of, post_url, is_new_post
 """
 
+import re
 from typing import Any
 
 BLOCK_INTERVAL = 3.0  # seconds between two Steem blocks (STEEM_BLOCK_INTERVAL)
@@ -11,6 +12,9 @@ BLOCK_INTERVAL = 3.0  # seconds between two Steem blocks (STEEM_BLOCK_INTERVAL)
 NAI_OF_ASSET = {"STEEM": "@@000000021", "SBD": "@@000000013", "VESTS": "@@000000037"}
 ASSET_OF_NAI = {nai: asset for asset, nai in NAI_OF_ASSET.items()}
 PRECISION_OF_ASSET = {"STEEM": 3, "SBD": 3, "VESTS": 6}
+
+# An account name as the chain accepts it: 3 to 16 characters of a-z, 0-9, '.' and '-'.
+ACCOUNT_NAME = re.compile(r"^[a-z0-9.-]{3,16}$")
 
 POST_URL = "https://steemit.com/@{author}/{permlink}"
 # Steem has no edit operation: an edit re-sends `comment` for the same author and permlink,

@@ -109,6 +109,30 @@ def process_status_key(instance: str) -> str:
     return PROCESS_STATUS_PREFIX + re.sub(r"[^-_=a-zA-Z0-9.]", "_", instance)
 
 
+# Actions on the chain: a worker asks (`steem.tx.request.<worker>`, Nats-Msg-Id = the
+# request id), the signer signs, broadcasts and says what became of it
+# (`steem.tx.included.<worker>`, `steem.tx.failed.<worker>`).
+TX_STREAM_NAME = "STEEM_TX"
+TX_REQUEST_PREFIX = "steem.tx.request."
+TX_INCLUDED_PREFIX = "steem.tx.included."
+TX_FAILED_PREFIX = "steem.tx.failed."
+TX_STREAM_SUBJECTS = ["steem.tx.>"]
+TX_BUCKET = "steem_tx"  # the signer's store: each request, its signed transaction, its state
+HEADER_REQUEST_ID = "Steem-Request-Id"
+
+
+def tx_request_subject(worker: str) -> str:
+    return TX_REQUEST_PREFIX + worker
+
+
+def tx_included_subject(worker: str) -> str:
+    return TX_INCLUDED_PREFIX + worker
+
+
+def tx_failed_subject(worker: str) -> str:
+    return TX_FAILED_PREFIX + worker
+
+
 # Where each worker has read the stream up to (`<worker>` keys), so that one that was down
 # longer than the stream keeps messages can say what it missed.
 POSITIONS_BUCKET = "steem_positions"

@@ -1,5 +1,5 @@
 """The JetStream streams: STEEM holds what the broadcaster publishes, STEEM_DEAD the
-messages workers gave up on."""
+messages workers gave up on, STEEM_TX the actions workers ask for and their outcomes."""
 
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
@@ -8,6 +8,8 @@ from ipc_config.contract import (
     DEAD_STREAM_SUBJECTS,
     STREAM_NAME,
     STREAM_SUBJECTS,
+    TX_STREAM_NAME,
+    TX_STREAM_SUBJECTS,
 )
 from ipc_config.settings import StreamSettings
 
@@ -44,7 +46,22 @@ def dead_stream_config(settings: StreamSettings) -> StreamConfig:
     )
 
 
+def tx_stream_config(settings: StreamSettings) -> StreamConfig:
+    """Requests for actions and their outcomes: kept as long as the chain's messages
+    (the signer's own store keeps each request's state for good)."""
+    return StreamConfig(
+        name=TX_STREAM_NAME,
+        subjects=list(TX_STREAM_SUBJECTS),
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        max_age=settings.max_age_hours * _HOUR,
+        duplicate_window=settings.duplicate_window,
+        num_replicas=settings.replicas,
+    )
+
+
 def all_stream_configs(settings: StreamSettings) -> list[StreamConfig]:
     """Every stream, in the order to create them: STEEM first, so that a STEEM made when
     it held all of `steem.>` gives those subjects up before the others claim them."""
-    return [stream_config(settings), dead_stream_config(settings)]
+    return [stream_config(settings), dead_stream_config(settings), tx_stream_config(settings)]

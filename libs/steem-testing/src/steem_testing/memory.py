@@ -12,7 +12,8 @@
 Messages go through the worker's own routing and outcome rules (`Worker.dispatch`), so
 what the harness answers is what the real worker would do: `handled`, `skipped` (its
 filter said no), `dropped` (it raised Drop), `retry` (Retry or an error, before its last
-attempt) or `dead` (kept as a dead letter: `harness.dead_letters`).
+attempt) or `dead` (kept as a dead letter: `harness.dead_letters`). What a handler asked
+the signer for with `meta.act(...)` is in `harness.requests`.
 """
 
 import json
@@ -20,7 +21,14 @@ import tempfile
 import time
 from typing import Any
 
-from ipc_config import BLOCK_SUBJECT, FORK_SUBJECT, STREAM_NAME, op_subject, vop_subject
+from ipc_config import (
+    BLOCK_SUBJECT,
+    DEAD_SUBJECT_PREFIX,
+    FORK_SUBJECT,
+    STREAM_NAME,
+    op_subject,
+    vop_subject,
+)
 from nats.aio.msg import Msg
 from steem_worker import Worker
 
@@ -35,6 +43,7 @@ class WorkerHarness:
         self.settings = worker.settings_type.from_env({"WORKER_STATE_DIR": state, **(env or {})})
         self.params = worker.params(self.settings)
         self.dead_letters: list[tuple[str, bytes, dict[str, str]]] = []
+        self.requests: list[dict[str, Any]] = []  # what the handlers asked the signer for
         self._seq = 0
 
     async def start(self) -> None:
@@ -71,11 +80,15 @@ class WorkerHarness:
             data=data,
             headers=dict(headers),
         )
-        verdict = await self.worker.dispatch(msg, self.settings, self.params, self._keep)
+        verdict = await self.worker.dispatch(msg, self.settings, self.params, self)
         return verdict.outcome
 
-    async def _keep(self, letter: tuple[str, bytes, dict[str, str]]) -> None:
-        self.dead_letters.append(letter)
+    async def store(self, subject: str, data: bytes, headers: dict[str, str]) -> None:
+        """The worker's outlet: its dead letters and its requests, kept here."""
+        if subject.startswith(DEAD_SUBJECT_PREFIX):
+            self.dead_letters.append((subject, data, headers))
+        else:
+            self.requests.append(json.loads(data))
 
 
 def _ack_subject(consumer: str, seq: int, delivery: int) -> str:

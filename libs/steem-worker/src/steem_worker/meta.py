@@ -3,9 +3,10 @@
     @worker.on("vote")
     async def print_vote(op: dict, meta: Meta) -> None:
         print(meta.block_num, meta.timestamp, meta.trx_id, meta.settings.log_level)
+        await meta.act(vote("me", op["author"], op["permlink"]))   # see steem_worker.actions
 
 Read from the headers the broadcaster writes (see `ipc_config.contract`), plus the
-delivery count and the worker's settings.
+delivery count, the worker's settings and the way to ask for actions.
 """
 
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from ipc_config import (
 )
 from nats.aio.msg import Msg
 
+from steem_worker.actions import Action, Actor, Publish, trigger_of
 from steem_worker.delivery import message_id
 
 
@@ -35,20 +37,33 @@ class Meta:
     delivery: int = 1  # 1 on first delivery, more after a crash or a retry
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     settings: Any = field(default=None, repr=False)  # the worker's settings
+    _actor: Actor | None = field(default=None, repr=False, compare=False)
+
+    async def act(self, action: Action) -> str:
+        """Ask the signer for `action` (vote(...), transfer(...)...); the request is stored
+        when this returns its id. See `steem_worker.actions`."""
+        if self._actor is None:
+            raise RuntimeError("act() works on the meta a worker hands its handler")
+        return await self._actor(action)
 
     @classmethod
-    def of(cls, msg: Msg, subject: str, settings: Any) -> "Meta":
-        """The meta of `msg`, published on `subject` (a replayed dead letter's own)."""
+    def of(cls, msg: Msg, subject: str, settings: Any, worker: str, publish: Publish) -> "Meta":
+        """The meta of `msg`, published on `subject` (a replayed dead letter's own), for
+        `worker`, whose requests `publish` stores."""
         headers = dict(msg.headers or {})
+        msg_id, trx_id = message_id(msg), headers.get(HEADER_TRX_ID, "")
+        timestamp = headers.get(HEADER_TIMESTAMP, "")
+        actor = Actor(worker, trigger_of(msg_id, trx_id), timestamp, publish)
         return cls(
             subject=subject,
             type=subject.rsplit(".", 1)[-1],
-            msg_id=message_id(msg),
+            msg_id=msg_id,
             block_num=int(headers.get(HEADER_BLOCK_NUM, 0) or 0),
             block_id=headers.get(HEADER_BLOCK_ID, ""),
-            trx_id=headers.get(HEADER_TRX_ID, ""),
-            timestamp=headers.get(HEADER_TIMESTAMP, ""),
+            trx_id=trx_id,
+            timestamp=timestamp,
             delivery=msg.metadata.num_delivered or 1,
             headers=headers,
             settings=settings,
+            _actor=actor,
         )

@@ -27,49 +27,33 @@ WORKER_RETRY_DELAY override the values given here.
 """
 
 import asyncio
-import contextlib
 import inspect
 import json
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
 
 import nats.errors
 from ipc_config import (
     BLOCK_SUBJECT,
-    DEAD_STREAM_NAME,
     FORK_SUBJECT,
     HEADER_DEAD_SUBJECT,
-    STATUS_INTERVAL,
-    STREAM_NAME,
     WorkerSettings,
     op_subject,
-    replay_subject,
+    tx_failed_subject,
+    tx_included_subject,
     vop_subject,
     worker_name_is_valid,
 )
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 
+from steem_worker.consumers import DeliveryParams, consumer_plan, run_consumers
 from steem_worker.dead_letters import dead_letter
-from steem_worker.delivery import (
-    DEAD,
-    DROPPED,
-    HANDLED,
-    SKIPPED,
-    Delivery,
-    Timing,
-    Verdict,
-    describe,
-    retry_in,
-)
-from steem_worker.handled_ids import HandledIds
+from steem_worker.delivery import DEAD, DROPPED, HANDLED, SKIPPED, Verdict, describe, retry_in
 from steem_worker.meta import Meta
 from steem_worker.outcomes import Drop, Retry
-from steem_worker.retention import RetentionWatch
 from steem_worker.service import Service, run_service, serve
 
 log = logging.getLogger(__name__)
@@ -78,27 +62,30 @@ S = TypeVar("S", bound=WorkerSettings)
 Handler = Callable[[dict[str, Any], Meta], Awaitable[None]]
 Filter = Callable[[dict[str, Any]], bool]
 StartHook = Callable[[Any], Awaitable[None] | None]
-Letter = tuple[str, bytes, dict[str, str]]  # subject, payload, headers
-KeepLetter = Callable[[Letter], Awaitable[None]]
+Message = tuple[str, bytes, dict[str, str]]  # subject, payload, headers
 
-HANDLED_MEMORY = 10_000  # ids of handled messages remembered, in memory and on disk
-_DEAD_LETTER_TIMEOUT = 5.0
+_PUBLISH_TIMEOUT = 5.0
+
+
+class Outlet(Protocol):
+    """Where a worker stores what it writes: dead letters, and requests for actions."""
+
+    async def store(self, subject: str, data: bytes, headers: dict[str, str]) -> None: ...
+
+
+class JetStreamOutlet:
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+
+    async def store(self, subject: str, data: bytes, headers: dict[str, str]) -> None:
+        """Published and acknowledged by the stream, or an exception."""
+        await self._js.publish(subject, data, headers=headers, timeout=_PUBLISH_TIMEOUT)
 
 
 @dataclass(frozen=True)
 class _Route:
     handler: Handler
     when: Filter | None
-
-
-@dataclass(frozen=True)
-class DeliveryParams:
-    """How the worker takes messages: its code's values, or the WORKER_* settings."""
-
-    batch_size: int
-    ack_wait: float
-    max_deliver: int
-    retry_delay: float
 
 
 class Worker(Generic[S]):
@@ -146,6 +133,16 @@ class Worker(Generic[S]):
         """The handler of `steem.fork` (head mode): the blocks a fork abandoned."""
         return self._route(FORK_SUBJECT, None)(handler)
 
+    def on_included(self, handler: Handler) -> Handler:
+        """The handler of this worker's actions once a block includes them: the body has
+        the request `id`, `account`, `operations`, `trx_id` and `block_num`."""
+        return self._route(tx_included_subject(self.name), None)(handler)
+
+    def on_failed(self, handler: Handler) -> Handler:
+        """The handler of this worker's actions the chain refused for good: the body has
+        the request `id`, `account`, `operations` and the `reason`."""
+        return self._route(tx_failed_subject(self.name), None)(handler)
+
     def on_start(self, hook: StartHook) -> StartHook:
         """Called with the settings once they are read, before anything is consumed (say
         what the worker does; raise ConfigError for a setting that cannot work)."""
@@ -187,79 +184,28 @@ class Worker(Generic[S]):
         )
 
     async def _main(self, service: Service[S]) -> None:
-        settings, js = service.settings, service.js
+        settings = service.settings
         for hook in self._on_start:
             if inspect.isawaitable(result := hook(settings)):
                 await result
         params = self.params(settings)
-        consumer = await self._ensure_consumers(js, params)
-        log.info("consuming %s as durable consumer %r", ", ".join(self._routes), self.name)
-        handled = self._handled_ids(settings, consumer)
-        watch = await RetentionWatch.start(
-            js, self.name, consumer, settings.replicas, service.status
-        )
-        lock = asyncio.Lock()  # one message at a time, whichever consumer it came from
-
-        async def keep(letter: Letter) -> None:
-            await js.publish(*letter[:2], headers=letter[2], timeout=_DEAD_LETTER_TIMEOUT)
+        outlet = JetStreamOutlet(service.js)
 
         async def handle(msg: Msg) -> Verdict:
-            async with lock:
-                return await self.dispatch(msg, settings, params, keep)
+            return await self.dispatch(msg, settings, params, outlet)
 
-        timing = Timing(params.ack_wait)
-        deliveries = [
-            Delivery(service.nc, stream, self.name, timing, params.batch_size, handled,
-                     service.stop, handle, fetched)
-            for stream, fetched in ((STREAM_NAME, watch.fetched), (DEAD_STREAM_NAME, None))
-        ]  # fmt: skip
-        checking = asyncio.ensure_future(_every(STATUS_INTERVAL, watch.check, service.stop))
-        try:
-            await asyncio.gather(*(delivery.run() for delivery in deliveries))
-        finally:
-            checking.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checking
-            handled.close()
-
-    def _handled_ids(self, settings: WorkerSettings, consumer: ConsumerInfo) -> HandledIds:
-        # A consumer made anew (a new stream has new consumers) starts a new history.
-        epoch = f"consumer {consumer.created}"
-        # One file per copy (bot.1, bot.2 under honcho), the same across its restarts.
-        instance = os.environ.get("HONCHO_PROCESS_NAME") or self.name
-        return HandledIds(HANDLED_MEMORY, settings.state_dir / f"{instance}.handled", epoch)
-
-    async def _ensure_consumers(self, js: JetStreamContext, params: DeliveryParams) -> ConsumerInfo:
-        """The consumer of the stream, and the one of this worker's replayed dead letters."""
-        subjects = list(self._routes)
-        for stream, filters in (
-            (STREAM_NAME, subjects),
-            (DEAD_STREAM_NAME, [replay_subject(self.name)]),
-        ):
-            config = ConsumerConfig(
-                durable_name=self.name,
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=params.ack_wait,
-                max_ack_pending=params.batch_size * 10,
-                filter_subject=filters[0] if len(filters) == 1 else None,
-                filter_subjects=filters if len(filters) > 1 else None,
-            )
-            await js.add_consumer(stream, config)
-        # Asked again, not taken from add_consumer's answer: after a nats-server restart,
-        # that answer carries a new creation time for the same consumer, and the handled-ids
-        # file keyed by it would be thrown away on every restart.
-        return await js.consumer_info(STREAM_NAME, self.name)
+        plan = consumer_plan(self.name, list(self._routes))
+        await run_consumers(service, self.name, plan, params, handle)
 
     # -- one message ---------------------------------------------------------------------
 
     async def dispatch(
-        self, msg: Msg, settings: S, params: DeliveryParams, keep: KeepLetter
+        self, msg: Msg, settings: S, params: DeliveryParams, outlet: Outlet
     ) -> Verdict:
         """Hand `msg` to its handler and turn the outcome into what the server hears;
-        `keep` stores a dead letter (it raises if it cannot)."""
+        `outlet` stores the handler's requests and the dead letters."""
         subject = (msg.headers or {}).get(HEADER_DEAD_SUBJECT) or msg.subject
-        meta = Meta.of(msg, subject, settings)
+        meta = Meta.of(msg, subject, settings, self.name, outlet.store)
         where = describe(subject, meta.block_num, meta.msg_id)
         route = self._routes.get(subject)
         try:
@@ -268,9 +214,11 @@ class Worker(Generic[S]):
                 raise ValueError("not a JSON object")
         except ValueError as err:
             log.error("malformed message on %s: %s", where, err)
-            return await self._give_up(msg, meta, where, f"malformed message: {err}", params, keep)
+            return await self._give_up(
+                msg, meta, where, f"malformed message: {err}", params, outlet
+            )
         if route is None:
-            return await self._give_up(msg, meta, where, "no handler for it", params, keep)
+            return await self._give_up(msg, meta, where, "no handler for it", params, outlet)
         try:
             if route.when is not None and not route.when(body):
                 return SKIPPED
@@ -283,7 +231,7 @@ class Worker(Generic[S]):
             reason = str(err) if isinstance(err, Retry) else f"{type(err).__name__}: {err}"
             if meta.delivery >= params.max_deliver:
                 log.error("handler failed on %s: %s", where, reason, exc_info=err)
-                return await self._give_up(msg, meta, where, reason, params, keep)
+                return await self._give_up(msg, meta, where, reason, params, outlet)
             log.warning(
                 "handler failed on %s (%s); attempt %d of %d, again in %g s",
                 where, reason, meta.delivery, params.max_deliver, delay,
@@ -298,13 +246,13 @@ class Worker(Generic[S]):
         where: str,
         reason: str,
         params: DeliveryParams,
-        keep: KeepLetter,
+        outlet: Outlet,
     ) -> Verdict:
         """Keep a copy as a dead letter, then terminate it; if the copy cannot be stored
         now, the message comes back later instead."""
         letter = dead_letter(msg, self.name, meta.subject, reason, meta.delivery)
         try:
-            await keep(letter)
+            await outlet.store(*letter)
         except (nats.errors.Error, TimeoutError) as err:
             log.warning("cannot keep %s as a dead letter yet (%r); it comes back later", where, err)
             return retry_in(params.retry_delay)
@@ -313,13 +261,3 @@ class Worker(Generic[S]):
             where, meta.delivery, reason, letter[0], self.name,
         )  # fmt: skip
         return DEAD
-
-
-async def _every(
-    seconds: float, action: Callable[[], Awaitable[None]], stop: asyncio.Event
-) -> None:
-    """`action()` now, then every `seconds`, until `stop` is set."""
-    while not stop.is_set():
-        await action()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)

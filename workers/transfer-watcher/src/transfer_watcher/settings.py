@@ -6,13 +6,13 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from ipc_config import WorkerSettings, setting
+from ipc_config.chain import ACCOUNT_NAME
 from ipc_config.settings import invalid
 from pydantic import field_validator
 from pydantic_settings import NoDecode
 
 from transfer_watcher.transfers import ASSETS, Transfer
 
-_ACCOUNT = re.compile(r"^[a-z0-9.-]{3,16}$")
 _MIN_AMOUNT = re.compile(r"^(\d+(?:\.\d{1,3})?)(?:\s*([A-Za-z]+))?$")
 
 
@@ -58,7 +58,7 @@ class WatchSettings(WorkerSettings):
             return frozenset(raw)
         names = [part.strip() for part in raw.split(",") if part.strip()]
         for account in names:
-            if not _ACCOUNT.match(account):
+            if not ACCOUNT_NAME.match(account):
                 raise invalid(
                     f"WATCH_ACCOUNTS: {account!r} is not a Steem account name "
                     "(3 to 16 characters among a-z, 0-9, '.' and '-')"
