@@ -8,7 +8,12 @@ Reads ``tests/fixtures/mainnet/`` and writes
 link to its real ``previous`` and ``block_id``), the transactions of the other real
 blocks (5771683, 6531076, condenser 4000001) and every real transaction of
 ``steem-transactions/condenser/*.json``, each transplanted verbatim into a synthetic
-block of that range; the rest is synthetic (see ``replay_node.generate``).
+block of that range; the rest is synthetic (see ``replay_node.generate``). Every block
+carries virtual operations in the shapes of steemd (``replay_node.virtual_ops``): its
+producer reward, payouts of the synthetic posts 100 blocks after them (curation and author
+rewards; no beneficiaries, which Steem added in 2017) and some vesting withdrawals. No
+edits are added (the real blocks hold two patch edits); the transactions are those the
+sample had before it had virtual operations.
 
 Data problems in the fixture files are handled here and reported on stderr:
 ``convert.json`` is a Python literal (single quotes) -> parsed with ``ast.literal_eval``;
@@ -29,7 +34,7 @@ import sys
 from pathlib import Path
 
 from replay_node.archive import iter_archive, new_posts, write_archive
-from replay_node.blocks import canonical_json, normalize_block, synthetic_tx_id
+from replay_node.blocks import VIRTUAL_OPS, canonical_json, normalize_block, synthetic_tx_id
 from replay_node.factory import BlockFactory, synthetic_block_id
 from replay_node.shapes import to_appbase, tx_to_appbase
 from replay_node.templates import Templates
@@ -42,6 +47,7 @@ FIRST, LAST = 3286700, 3287099
 ANCHOR = 3286849  # the real block kept unchanged at its own number
 SEED = 3286849
 POSTS_PER_BLOCK = 1.0
+PAYOUT_BLOCKS = 100  # a post's rewards come this many blocks after it (7 days on mainnet)
 # where the transactions of the other real blocks go (kept together, one block each)
 PLACE_BLOCKS = {5771683: 3286900, 6531076: 3286950, 4000001: 3287000}
 SINGLES_FROM, SINGLES_STEP = 3286705, 11  # transplanted single transactions
@@ -141,7 +147,14 @@ def main() -> int:
                     if (v["author"], v["permlink"]) in reserved:
                         note(f"real edit: @{v['author']}/{v['permlink']} repeats")
                     reserved.add((v["author"], v["permlink"]))
-    factory = BlockFactory(templates, SEED, POSTS_PER_BLOCK, reserved_posts=reserved)
+    factory = BlockFactory(
+        templates,
+        SEED,
+        POSTS_PER_BLOCK,
+        reserved_posts=reserved,
+        virtual_ops=True,
+        payout_blocks=PAYOUT_BLOCKS,
+    )
 
     anchor_epoch = _epoch(anchor["timestamp"])
     single_at = {SINGLES_FROM + SINGLES_STEP * i: s for i, s in enumerate(singles)}
@@ -182,8 +195,12 @@ def main() -> int:
         blocks.append(block)
         previous = block["block_id"]
 
+    records = [
+        dict(b, **{VIRTUAL_OPS: factory.vops.for_block(n, b["witness"])})
+        for n, b in zip(range(FIRST, LAST + 1), blocks, strict=True)
+    ]
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    write_archive(blocks, OUT)
+    write_archive(records, OUT)
 
     # verify what we wrote
     loaded = list(iter_archive(OUT))
@@ -194,10 +211,11 @@ def main() -> int:
     )
     ops = sum(len(tx["operations"]) for b in loaded for tx in b["transactions"])
     txs = sum(len(b["transactions"]) for b in loaded)
+    vops = sum(len(b[VIRTUAL_OPS]) for b in iter_archive(OUT, virtual_ops=True))
     note(
         f"wrote {OUT.relative_to(ROOT)}: {len(loaded)} blocks {FIRST}..{LAST}, "
         f"{txs} transactions, {ops} operations, {len(posts)} new posts, "
-        f"{OUT.stat().st_size} bytes"
+        f"{vops} virtual operations, {OUT.stat().st_size} bytes"
     )
     return 0
 

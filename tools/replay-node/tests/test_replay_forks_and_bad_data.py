@@ -70,8 +70,7 @@ def test_a_fork_replaces_the_last_blocks_once_the_head_moves_past_it(make_node, 
         assert header["previous"] == new[n]["previous"]
     assert new[at + 1]["previous"] == new[at]["block_id"], "the chain goes on from the new branch"
     assert new[at + 1]["block_id"] == chain[at + 1 - FIRST]["block_id"]
-    rng = http.result("block_api.get_block_range", {"starting_block_num": at - 1, "count": 3})
-    assert rng["blocks"] == [new[at - 1], new[at], new[at + 1]]
+    assert [get_block(http, n) for n in (at - 1, at, at + 1)] == [new[at - 1], new[at], new[at + 1]]
 
     (done,) = http.status()["forks"]
     assert done == {

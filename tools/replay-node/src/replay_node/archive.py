@@ -19,15 +19,17 @@ import zlib
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ipc_config.chain import block_num_of, post_url
 
-from .blocks import block_num, dumps_ascii, normalize_record
+from .blocks import VIRTUAL_OPS, block_num, dumps_ascii, normalize_record
 from .shapes import op_parts
 
 __all__ = [
     "ArchiveError",
+    "CommentOp",
+    "comment_operations",
     "gc_paused",
     "iter_archive",
     "iter_archive_records",
@@ -54,11 +56,17 @@ def sample_archive_path() -> Path:
     return Path(str(resources.files("replay_node") / "data" / "sample.jsonl.gz"))
 
 
-def iter_archive(path: str | Path | None = None) -> Iterator[dict[str, Any]]:
+def iter_archive(
+    path: str | Path | None = None, virtual_ops: bool = False
+) -> Iterator[dict[str, Any]]:
     """Yield the normalised (appbase) blocks of an archive (default: the bundled sample),
     checking contiguity. Raises :class:`ArchiveError` on the first unreadable line,
-    broken link or gap."""
-    for block, _ in iter_archive_records(path):
+    broken link or gap. With ``virtual_ops``, each block carries its virtual operations
+    (normalised, see :func:`replay_node.blocks.normalize_virtual_ops`) under the key
+    ``virtual_ops``, as in the archive; without, blocks are as a node serves them."""
+    for block, _, vops in iter_archive_records(path):
+        if virtual_ops:
+            block = dict(block, virtual_ops=vops)
         yield block
 
 
@@ -108,17 +116,17 @@ def _raw_records(path: Path) -> Iterator[tuple[int | None, Any, bytes | None]]:
 
 def iter_archive_records(
     path: str | Path | None = None,
-) -> Iterator[tuple[dict[str, Any], bytes | None]]:
-    """Like :func:`iter_archive`, yielding ``(block, line)`` where ``line`` is the raw JSON
-    text of the line if it already was exactly the normalised block (so it can be served
-    as is), else None."""
+) -> Iterator[tuple[dict[str, Any], bytes | None, list[dict[str, Any]]]]:
+    """Like :func:`iter_archive`, yielding ``(block, line, virtual operations)`` where
+    ``line`` is the raw JSON text of the line if it already was exactly the normalised
+    block (so it can be served as is), else None."""
     path = Path(path) if path is not None else sample_archive_path()
     prev_num: int | None = None
     prev_id: str | None = None
     count = 0
     for lineno, obj, line in _raw_records(path):
         try:
-            block, unchanged = normalize_record(obj)
+            block, unchanged, vops = normalize_record(obj)
             num = block_num(block)
             prev_field = block_num_of(block["previous"])
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
@@ -154,15 +162,39 @@ def iter_archive_records(
                 )
         prev_num, prev_id = num, block["block_id"]
         count += 1
-        yield block, (line if unchanged else None)
+        if vops and line is not None and not unchanged:
+            line = _without_virtual_ops(line, obj)
+            unchanged = line is not None
+        yield block, (line if unchanged else None), vops
     if count == 0:
         raise ArchiveError(path, None, "archive contains no blocks")
 
 
-def load_archive(path: str | Path | None = None) -> list[dict[str, Any]]:
-    """All blocks of an archive (default: the bundled sample), normalised to appbase shape."""
+def _without_virtual_ops(line: bytes, record: Any) -> bytes | None:
+    """The JSON of a record's block alone, cut from the line, when the record is a complete
+    appbase block whose last key is ``virtual_ops`` (as :func:`write_archive` writes what
+    the generator makes); else None. Saves encoding every block again at load."""
+    if not isinstance(record, dict) or next(reversed(record)) != VIRTUAL_OPS:
+        return None
+    rest = dict(record)
+    rest.pop(VIRTUAL_OPS)
+    if normalize_record(rest)[1] is not True:
+        return None  # the block itself needs normalising: encode it
+    marker = b',"' + VIRTUAL_OPS.encode() + b'":'
+    at = line.rfind(marker)
+    try:
+        if at < 0 or json.loads(line[at + len(marker) : -1]) != record[VIRTUAL_OPS]:
+            return None
+    except ValueError:
+        return None  # the marker was inside the virtual operations: encode the block
+    return line[:at] + b"}"
+
+
+def load_archive(path: str | Path | None = None, virtual_ops: bool = False) -> list[dict[str, Any]]:
+    """All blocks of an archive (default: the bundled sample), normalised to appbase shape
+    (with their virtual operations if ``virtual_ops``: see :func:`iter_archive`)."""
     with gc_paused():
-        return list(iter_archive(path))
+        return list(iter_archive(path, virtual_ops))
 
 
 @contextlib.contextmanager
@@ -226,38 +258,71 @@ def write_archive(blocks: Iterable[dict[str, Any]], path: str | Path) -> int:
     return n
 
 
-def _iter_ops(block: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(name without ``_operation``, value) of each well-formed operation."""
-    for tx in block.get("transactions", ()):
-        for op in tx.get("operations", ()):
-            parts = op_parts(op)
-            if parts is None or not isinstance(parts[1], dict):
-                continue
-            name, value = parts
-            if name.endswith("_operation"):
-                name = name[: -len("_operation")]
-            yield name, value
+class CommentOp(NamedTuple):
+    """A ``comment`` operation of an archive and what it does on the chain."""
+
+    block_num: int | None  # None for a record with neither block_id nor previous
+    trx_in_block: int
+    op_in_trx: int
+    author: str
+    permlink: str
+    parent_author: str
+    kind: str  # "post" or "reply" (it creates the comment), or "edit"
+
+
+def comment_operations(blocks: Iterable[dict[str, Any]]) -> Iterator[CommentOp]:
+    """Every well-formed ``comment`` operation of ``blocks`` (either shape), in chain
+    order, and whether it creates a post, creates a reply or edits.
+
+    Steem has no edit operation: the first ``comment`` for an author/permlink creates the
+    comment (a post if ``parent_author`` is empty, else a reply) and every later one for
+    the same author/permlink edits it, whatever its body (a diff-match-patch patch or the
+    whole text); ``delete_comment`` removes it, so that a later ``comment`` creates it
+    anew. Reads nothing but ``blocks``: a comment created before the first block is seen
+    as created by its first operation in them.
+    """
+    existing: set[tuple[str, str]] = set()
+    for block in blocks:
+        try:
+            num: int | None = block_num(block)
+        except (KeyError, TypeError, ValueError):
+            num = None
+        for t, tx in enumerate(block.get("transactions", ())):
+            for o, op in enumerate(tx.get("operations", ())):
+                parts = op_parts(op)
+                if parts is None or not isinstance(parts[1], dict):
+                    continue
+                name, value = parts
+                author, permlink = value.get("author"), value.get("permlink")
+                if not (isinstance(author, str) and isinstance(permlink, str)):
+                    continue
+                key = (author, permlink)
+                if name in ("delete_comment", "delete_comment_operation"):
+                    existing.discard(key)
+                    continue
+                parent = value.get("parent_author")
+                if name not in ("comment", "comment_operation") or not isinstance(parent, str):
+                    continue
+                if key in existing:
+                    kind = "edit"
+                else:
+                    existing.add(key)
+                    kind = "post" if parent == "" else "reply"
+                yield CommentOp(num, t, o, author, permlink, parent, kind)
 
 
 def new_posts(blocks: Iterable[dict[str, Any]], include_edits: bool = False) -> list[str]:
     """``https://steemit.com/@author/permlink`` of every new post, in chain order.
 
-    A new post is a ``comment`` operation with ``parent_author == ""``. A later comment
-    op with the same author/permlink is an edit of that post and is skipped (unless
-    ``include_edits``), so each URL appears once. Works on either block shape.
+    A new post is a ``comment`` operation that creates a comment with ``parent_author ==
+    ""`` (see :func:`comment_operations`); its edits are skipped (listed too with
+    ``include_edits``). A post deleted and created again is listed again.
     """
-    seen: set[tuple[str, str]] = set()
     out: list[str] = []
-    for block in blocks:
-        for name, value in _iter_ops(block):
-            if name != "comment" or value.get("parent_author") != "":
-                continue
-            key = (value["author"], value["permlink"])
-            if key in seen and not include_edits:
-                continue
-            seen.add(key)
+    for c in comment_operations(blocks):
+        if c.kind == "post" or (include_edits and c.kind == "edit" and c.parent_author == ""):
             try:
-                out.append(post_url(*key))
+                out.append(post_url(c.author, c.permlink))
             except ValueError:
                 continue  # an empty author or permlink: not a post anyone can open
     return out

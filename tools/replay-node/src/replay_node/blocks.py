@@ -13,19 +13,30 @@ from typing import Any
 
 from ipc_config.chain import block_num_of
 
-from .shapes import op_parts, to_appbase
+from .shapes import op_parts, op_to_appbase, to_appbase
 
 __all__ = [
+    "NOT_IN_A_TRANSACTION",
+    "NO_TRANSACTION",
     "SIGNING_KEYS",
+    "VIRTUAL_OPS",
     "block_num",
     "canonical_json",
     "dumps",
     "dumps_ascii",
     "normalize_block",
     "normalize_record",
+    "normalize_virtual_ops",
     "signing_key_for",
     "synthetic_tx_id",
 ]
+
+
+# An archive record may carry its block's virtual operations under this key (see
+# normalize_virtual_ops); served blocks never do.
+VIRTUAL_OPS = "virtual_ops"
+NO_TRANSACTION = "0" * 40  # trx_id of a virtual operation that no transaction caused
+NOT_IN_A_TRANSACTION = 0xFFFFFFFF  # its trx_in_block
 
 
 def canonical_json(obj: Any) -> str:
@@ -118,7 +129,8 @@ def _is_normal(block: dict[str, Any]) -> bool:
 
 def normalize_block(obj: Any) -> dict[str, Any]:
     """Any accepted record (appbase/condenser block or JSON-RPC response) -> appbase block
-    with ``block_id``, ``signing_key`` and ``transaction_ids``.
+    with ``block_id``, ``signing_key`` and ``transaction_ids``, without the record's
+    virtual operations.
 
     Missing ids are synthesised from the record as given: ``block_id`` = 8 hex digits of
     the block number + 32 hex of sha256(canonical JSON of the block); each transaction id
@@ -128,11 +140,18 @@ def normalize_block(obj: Any) -> dict[str, Any]:
     return normalize_record(obj)[0]
 
 
-def normalize_record(obj: Any) -> tuple[dict[str, Any], bool]:
-    """(normalised block, whether ``obj`` itself was already that block)."""
+def normalize_record(obj: Any) -> tuple[dict[str, Any], bool, list[dict[str, Any]]]:
+    """(normalised block, whether ``obj`` itself was already that block, its normalised
+    virtual operations)."""
     raw = _unwrap(obj)
+    vops: list[dict[str, Any]] = []
+    if VIRTUAL_OPS in raw:
+        # Not part of the block: a node serves them apart (get_ops_in_block), and ids are
+        # made from the block alone.
+        raw = dict(raw)
+        vops = normalize_virtual_ops(raw.pop(VIRTUAL_OPS))
     if _is_normal(raw):
-        return raw, raw is obj
+        return raw, raw is obj, vops
     block = to_appbase(raw)
     if not block.get("block_id"):
         num = block_num_of(raw["previous"]) + 1
@@ -142,7 +161,42 @@ def normalize_record(obj: Any) -> tuple[dict[str, Any], bool]:
         block["signing_key"] = signing_key_for(str(block.get("witness", "")))
     if "transaction_ids" not in block:
         block["transaction_ids"] = [synthetic_tx_id(tx) for tx in raw["transactions"]]
-    return block, False
+    return block, False, vops
+
+
+def _is_appbase_op(op: Any) -> bool:
+    # as _is_normal trusts a block whose operations are in the appbase shape
+    return type(op) is dict and op.keys() == {"type", "value"} and op["type"].endswith("_operation")
+
+
+def normalize_virtual_ops(entries: Any) -> list[dict[str, Any]]:
+    """A record's ``virtual_ops`` -> entries ``{"trx_id", "trx_in_block", "op_in_trx",
+    "virtual_op", "op"}`` with ``op`` in the appbase shape.
+
+    An entry is either an operation (either shape), which no transaction caused (as a
+    reward: steemd's sentinels ``trx_id`` zeros and ``trx_in_block`` 4294967295, its -1
+    as an unsigned int), or a ``get_ops_in_block`` entry, whose location fields are kept.
+    ``virtual_op`` counts the block's virtual operations from 1, as steemd does. Raises
+    ValueError for anything else.
+    """
+    if not isinstance(entries, list):
+        raise ValueError(f"{VIRTUAL_OPS} must be a list")
+    out = []
+    for n, entry in enumerate(entries, 1):
+        where = entry if isinstance(entry, dict) and "op" in entry else {}
+        op = entry["op"] if where else entry
+        if op_parts(op) is None:
+            raise ValueError(f"virtual operation {n} of the block is not an operation")
+        out.append(
+            {
+                "trx_id": where.get("trx_id", NO_TRANSACTION),
+                "trx_in_block": where.get("trx_in_block", NOT_IN_A_TRANSACTION),
+                "op_in_trx": where.get("op_in_trx", 0),
+                "virtual_op": where.get("virtual_op", n),
+                "op": op if _is_appbase_op(op) else op_to_appbase(op),
+            }
+        )
+    return out
 
 
 def synthetic_tx_id(tx: dict[str, Any]) -> str:

@@ -184,6 +184,40 @@ def generate_parser() -> argparse.ArgumentParser:
         metavar="ARCHIVE",
         help="archive whose operations are the templates (default: the bundled sample)",
     )
+    p.add_argument(
+        "--no-virtual-ops",
+        dest="virtual_ops",
+        action="store_false",
+        help="write no virtual operations (default: producer rewards, payouts, withdrawals)",
+    )
+    p.add_argument(
+        "--payout-blocks",
+        type=int,
+        default=100,
+        metavar="N",
+        help="blocks between a post and its payout's virtual operations (default 100)",
+    )
+    p.add_argument(
+        "--edits-per-block",
+        type=_non_negative(float),
+        default=0.0,
+        metavar="X",
+        help="average edits of earlier posts per block (default 0)",
+    )
+    p.add_argument(
+        "--whole-body-edits",
+        type=_share,
+        default=0.0,
+        metavar="P",
+        help="share of edits that resend the whole body instead of a patch (default 0)",
+    )
+    p.add_argument(
+        "--beneficiaries",
+        type=_share,
+        default=0.1,
+        metavar="P",
+        help="share of posts that name beneficiaries (default 0.1)",
+    )
     return p
 
 
@@ -283,8 +317,8 @@ def generate(argv: Sequence[str]) -> int:
     from .templates import Templates
 
     args = generate_parser().parse_args(argv)
-    if args.blocks < 1 or args.start < 1:
-        return _error("--blocks and --start must be >= 1")
+    if args.blocks < 1 or args.start < 1 or args.payout_blocks < 1:
+        return _error("--blocks, --start and --payout-blocks must be >= 1")
     t0 = time.perf_counter()
     try:
         templates = Templates.from_archive(args.templates)
@@ -299,12 +333,18 @@ def generate(argv: Sequence[str]) -> int:
             posts_per_block=args.posts_per_block,
             start_time=args.start_time,
             templates=templates,
+            virtual_ops=args.virtual_ops,
+            payout_blocks=args.payout_blocks,
+            edits_per_block=args.edits_per_block,
+            whole_body_edits=args.whole_body_edits,
+            beneficiary_share=args.beneficiaries,
         )
     except OSError as e:
         return _error(f"cannot write {args.out}: {e.strerror or e}")
     print(
         f"{PROG}: wrote {s['blocks']} blocks {s['first']}..{s['last']} "
-        f"({s['ops']} operations, {s['new_posts']} new posts) to {args.out} "
+        f"({s['ops']} operations, {s['new_posts']} new posts, {s['edits']} edits, "
+        f"{s['virtual_ops']} virtual operations) to {args.out} "
         f"in {time.perf_counter() - t0:.1f} s",
         file=sys.stderr,
     )

@@ -20,8 +20,10 @@ from ipc_config.chain import ASSET_OF_NAI, PRECISION_OF_ASSET
 
 from .blocks import signing_key_for
 from .chain_config import BLOCK_SECONDS, format_time
+from .edits import Editor, beneficiaries
 from .shapes import nai_amount
 from .templates import Templates
+from .virtual_ops import VirtualOps
 from .vocab import ACCOUNT_KEYS, FOLLOW_WHAT, MIX, SYLLABLES, TAGS, WITNESSES
 
 __all__ = ["GENESIS_TIME", "BlockFactory", "default_start_time", "synthetic_block_id"]
@@ -55,6 +57,12 @@ class BlockFactory:
         seed: int = 0,
         posts_per_block: float = 1.0,
         reserved_posts: Iterable[tuple[str, str]] = (),
+        *,
+        virtual_ops: bool = False,
+        payout_blocks: int = 100,
+        edits_per_block: float = 0.0,
+        whole_body_edits: float = 0.0,
+        beneficiary_share: float = 0.0,
     ):
         self.t = templates
         self.seed = seed
@@ -95,6 +103,12 @@ class BlockFactory:
         self._reply_meta = [json.dumps({"tags": [t]}, separators=(",", ":")) for t in TAGS]
         for v in self.t.by_type["comment_operation"]:
             self._remember(v["author"], v["permlink"])
+        # What 2016 blocks did not have, each with its own random stream (see edits.py).
+        self.vops = VirtualOps(seed, self.names, payout_blocks) if virtual_ops else None
+        self.edits_per_block = edits_per_block
+        self.editor = Editor(seed, self.t.words, whole_body_edits)
+        self.beneficiary_share = beneficiary_share
+        self._extras = random.Random(f"beneficiaries:{seed}")
 
     # -- helpers ---------------------------------------------------------------------
     def _name(self) -> str:
@@ -174,6 +188,20 @@ class BlockFactory:
             o = dict(self._options[int(rand() * len(self._options))])
             o.update(author=author, permlink=permlink)
             ops.append({"type": "comment_options_operation", "value": o})
+        if self.beneficiary_share and self._extras.random() < self.beneficiary_share:
+            routes = beneficiaries(self._extras, self.names)
+            o = {
+                "author": author,
+                "permlink": permlink,
+                "max_accepted_payout": nai_amount(1_000_000_000, "SBD"),
+                "percent_steem_dollars": 10000,
+                "allow_votes": True,
+                "allow_curation_rewards": True,
+                "extensions": [
+                    {"type": "comment_payout_beneficiaries", "value": {"beneficiaries": routes}}
+                ],
+            }
+            ops[1:] = [{"type": "comment_options_operation", "value": o}]
         return ops
 
     def reply(self, epoch: int) -> dict[str, Any]:
@@ -200,6 +228,8 @@ class BlockFactory:
         r = self._rand()
         weight = 10000 if r < 0.7 else (-10000 if r < 0.72 else 100 * (1 + int(self._rand() * 100)))
         value = {"voter": self._name(), "author": author, "permlink": permlink, "weight": weight}
+        if self.vops is not None:
+            self.vops.voted(value["voter"], (author, permlink), weight)
         return {"type": "vote_operation", "value": value}
 
     def custom_json(self) -> dict[str, Any]:
@@ -239,6 +269,21 @@ class BlockFactory:
         tpls = self.t.by_type[op_type]
         return {"type": op_type, "value": self._vary(tpls[int(self._rand() * len(tpls))])}
 
+    def _post(self, num: int, epoch: int) -> list[dict[str, Any]]:
+        """A new post, remembered for its edits and its payout."""
+        ops = self.new_post(epoch)
+        value = ops[0]["value"]
+        if self.edits_per_block:
+            self.editor.post_created(num, value)
+        if self.vops is not None:
+            routes: list[dict[str, Any]] = []
+            for op in ops[1:]:
+                for ext in op["value"].get("extensions", ()):
+                    if isinstance(ext, dict) and ext.get("type") == "comment_payout_beneficiaries":
+                        routes = ext["value"]["beneficiaries"]
+            self.vops.post_created(num, (value["author"], value["permlink"]), routes)
+        return ops
+
     # -- transactions and blocks ---------------------------------------------------
     def envelope(self, ops: list[dict[str, Any]], num: int, epoch: int) -> dict[str, Any]:
         """Wrap operations in a transaction referencing a recent block."""
@@ -266,7 +311,7 @@ class BlockFactory:
         total = min(60, 2 + int(rng.expovariate(1 / 13)))
         ppb = self.posts_per_block
         posts = int(ppb) + (1 if self._rand() < ppb - int(ppb) else 0)
-        txs = [self.envelope(self.new_post(epoch), num, epoch) for _ in range(posts)]
+        txs = [self.envelope(self._post(num, epoch), num, epoch) for _ in range(posts)]
         makers = {
             "vote": self.vote,
             "custom_json": self.custom_json,
@@ -278,6 +323,10 @@ class BlockFactory:
         kinds = rng.choices(self._kinds, cum_weights=self._cum_weights, k=max(0, total - posts))
         for kind in kinds:
             txs.append(self.envelope([makers[kind]()], num, epoch))
+        epb = self.edits_per_block
+        if epb:
+            count = int(epb) + (1 if self.editor.rng.random() < epb - int(epb) else 0)
+            txs.extend(self.envelope([e], num, epoch) for e in self.editor.edits(num, count))
         rng.shuffle(txs)
         self.ops_made += sum(len(tx["operations"]) for tx in txs)
         return txs

@@ -19,14 +19,18 @@ from .shapes import op_to_condenser, to_condenser, value_to_condenser
 if TYPE_CHECKING:
     from .node import ReplayNode
 
-__all__ = ["MAX_BLOCK_RANGE", "ReadMethods"]
+__all__ = ["QUERY_LIMIT", "ReadMethods"]
 
-MAX_BLOCK_RANGE = 1000
+QUERY_LIMIT = 1000  # DATABASE_API_SINGLE_QUERY_LIMIT
 State = tuple[int, int]
 
 
 class ReadMethods:
-    """block_api, condenser_api, database_api and account_history_api reads."""
+    """block_api, condenser_api, database_api and account_history_api reads.
+
+    Only what Steem nodes offer: ``block_api`` has ``get_block`` and ``get_block_header``
+    and no ``get_block_range`` (a Hive addition), so a client of this node cannot come to
+    rely on a method that mainnet nodes refuse."""
 
     def __init__(self, node: ReplayNode):
         self.node = node
@@ -41,11 +45,12 @@ class ReadMethods:
             "condenser_api.get_dynamic_global_properties": self.dgp_condenser,
             "block_api.get_block": self.get_block,
             "condenser_api.get_block": self.get_block_condenser,
-            "block_api.get_block_range": self.get_block_range,
             "block_api.get_block_header": self.get_block_header,
             "condenser_api.get_block_header": self.get_block_header_condenser,
             "account_history_api.get_ops_in_block": self.ops_in_block,
             "condenser_api.get_ops_in_block": self.ops_in_block_condenser,
+            "database_api.find_comments": self.find_comments,
+            "condenser_api.get_content": self.get_content,
             "database_api.get_version": self.version,
             "condenser_api.get_version": self.version,
         }
@@ -92,21 +97,6 @@ class ReadMethods:
         i = self.node.index(num_param(params), state)
         return b"null" if i is None else self.node.served(i, state, condenser=True)
 
-    def get_block_range(self, params: Any, state: State) -> bytes:
-        start = num_param(params, "starting_block_num")
-        count = num_param(params, "count")
-        if count > MAX_BLOCK_RANGE:
-            raise RpcError(-32003, f"Assert Exception:count <= {MAX_BLOCK_RANGE}: count too big")
-        parts = []
-        for num in range(start, start + max(0, count)):
-            i = self.node.index(num, state)
-            if i is None:
-                if num - self.node.store.first > state[0]:
-                    break
-                continue
-            parts.append(self.node.served(i, state))
-        return b'{"blocks":[' + b",".join(parts) + b"]}"
-
     def _header(self, params: Any, state: State) -> dict[str, Any] | None:
         i = self.node.index(num_param(params), state)
         if i is None:
@@ -124,16 +114,23 @@ class ReadMethods:
         return b"null" if h is None else dumps(to_condenser(h))
 
     # -- operations ----------------------------------------------------------------
-    def _ops(self, params: Any, state: State, condenser: bool) -> list[dict[str, Any]]:
+    def _ops(self, params: Any, state: State, condenser: bool) -> bytes:
+        """The JSON array of a block's operations: those of its transactions (unless
+        ``only_virtual``) and its virtual operations, ordered as steemd orders them, by
+        (trx_in_block, op_in_trx, virtual_op): virtual operations that no transaction
+        caused (trx_in_block 4294967295) come last."""
         num = num_param(params)
-        only_virtual = False
         if isinstance(params, dict):
             only_virtual = bool(params.get("only_virtual"))
-        elif isinstance(params, list) and len(params) > 1:
-            only_virtual = bool(params[1])
+        else:
+            only_virtual = isinstance(params, list) and len(params) > 1 and bool(params[1])
         i = self.node.index(num, state)
-        if i is None or only_virtual:
-            return []  # the archive has no virtual operations
+        if i is None:
+            return b"[]"
+        store = self.node.store
+        vops = (store.vops_condenser if condenser else store.vops_appbase)[i]
+        if only_virtual:
+            return vops
         b = json.loads(self.node.served(i, state))
         out = []
         for t, tx in enumerate(b["transactions"]):
@@ -149,10 +146,41 @@ class ReadMethods:
                         "op": op_to_condenser(op) if condenser else op,
                     }
                 )
-        return out
+        out.extend(json.loads(vops))
+        out.sort(key=lambda e: (e["trx_in_block"], e["op_in_trx"], e["virtual_op"]))
+        return dumps(out)
 
     def ops_in_block(self, params: Any, state: State) -> bytes:
-        return dumps({"ops": self._ops(params, state, False)})
+        return b'{"ops":' + self._ops(params, state, False) + b"}"
 
     def ops_in_block_condenser(self, params: Any, state: State) -> bytes:
-        return dumps(self._ops(params, state, True))
+        return self._ops(params, state, True)
+
+    # -- comments ------------------------------------------------------------------
+    def find_comments(self, params: Any, state: State) -> bytes:
+        pairs = params.get("comments") if isinstance(params, dict) else None
+        if not isinstance(pairs, list) or not all(_is_pair(p) for p in pairs):
+            raise RpcError(
+                -32602, 'Invalid parameters: expected {"comments": [[author, permlink], ...]}'
+            )
+        if len(pairs) > QUERY_LIMIT:
+            raise RpcError(
+                -32003,
+                "Assert Exception:args.comments.size() <= DATABASE_API_SINGLE_QUERY_LIMIT: ",
+            )
+        view = self.node.comment_view(state)
+        found = self.node.store.comments.find([(a, p) for a, p in pairs], view)
+        return dumps({"comments": found})
+
+    def get_content(self, params: Any, state: State) -> bytes:
+        if not (isinstance(params, list) and len(params) == 2 and _is_pair(params)):
+            n = len(params) if isinstance(params, list) else 0
+            raise RpcError(
+                -32003, f"Assert Exception:args.size() == 2: Expected 2 argument(s), was {n}"
+            )
+        view = self.node.comment_view(state)
+        return dumps(self.node.store.comments.content((params[0], params[1]), view))
+
+
+def _is_pair(p: Any) -> bool:
+    return isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .blocks import dumps
+from .comments import ARCHIVE, ChainView
 from .faults import FAULT_KINDS, FaultDice, Faults, corrupt_id
 from .fork import plan_forks, relinked_successors
 from .httpd import HTTP_503, HttpServer
@@ -99,6 +100,9 @@ class ReplayNode:
         self.forks = plan_forks(
             store, sorted(set(forks)), fork_depth, irreversible_lag, head_at_start
         )
+        for k, fork in enumerate(self.forks, 1):
+            for j, appbase in enumerate(fork.appbase):
+                store.comments.add_block(fork.lo + j, json.loads(appbase), k)
         # Archive indexes served with other bytes than the store's: (appbase, condenser).
         self._after_fork = relinked_successors(store, self.forks)
         self._corrupt: dict[int, tuple[bytes, bytes]] = {}
@@ -304,6 +308,30 @@ class ReplayNode:
                     self.faults_injected["null_block"] += 1
                     return None
         return i
+
+    def branch(self, i: int, state: tuple[int, int]) -> int:
+        """Which version of the block at archive index ``i`` is served now: 0 (the
+        archive's) or k (fork k's new branch, 1-based)."""
+        for k, fork in enumerate(self.forks, 1):
+            if fork.covers(i) and fork.done(state[0]):
+                return k
+        return ARCHIVE
+
+    def comment_view(self, state: tuple[int, int]) -> ChainView:
+        """The chain as served in ``state``, for the comment index."""
+
+        def block(i: int, source: int) -> dict[str, Any]:
+            if source == ARCHIVE:
+                return self.store.block(i)
+            fork = self.forks[source - 1]
+            return json.loads(fork.appbase[i - fork.lo])
+
+        return ChainView(
+            head=state[0],
+            branch=lambda i: self.branch(i, state),
+            block=block,
+            timestamp=self.store.timestamps.__getitem__,
+        )
 
     def served(self, i: int, state: tuple[int, int], condenser: bool = False) -> bytes:
         """The bytes of the block at archive index ``i`` as served now: the archive's,

@@ -1,5 +1,6 @@
-"""The blocks a node serves, kept as pre-serialised JSON so that answers are assembled
-from bytes instead of being encoded for every request."""
+"""The archive store: the blocks a node serves and their virtual operations, kept as
+pre-serialised JSON so that answers are assembled from bytes instead of being encoded for
+every request, and the index of their comments."""
 
 from __future__ import annotations
 
@@ -9,15 +10,37 @@ from pathlib import Path
 from typing import Any
 
 from . import archive as _archive
-from .blocks import block_num, dumps, normalize_block
-from .shapes import to_condenser
+from .blocks import block_num, dumps, normalize_record
+from .comments import ARCHIVE, CommentIndex
+from .shapes import op_to_condenser, to_condenser
 
-__all__ = ["BlockStore", "both_shapes"]
+__all__ = ["BlockStore", "both_shapes", "ops_entries"]
 
 
 def both_shapes(block: dict[str, Any]) -> tuple[bytes, bytes]:
     """Served bytes of an appbase block: (block_api shape, condenser_api shape)."""
     return dumps(block), dumps(to_condenser(block))
+
+
+def ops_entries(
+    vops: list[dict[str, Any]], num: int, timestamp: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Virtual operations as ``get_ops_in_block`` lists them, in steemd's field order:
+    (account_history_api entries, condenser_api entries)."""
+    appbase, condenser = [], []
+    for v in vops:
+        entry = {
+            "trx_id": v["trx_id"],
+            "block": num,
+            "trx_in_block": v["trx_in_block"],
+            "op_in_trx": v["op_in_trx"],
+            "virtual_op": v["virtual_op"],
+            "timestamp": timestamp,
+            "op": v["op"],
+        }
+        appbase.append(entry)
+        condenser.append(dict(entry, op=op_to_condenser(v["op"])))
+    return appbase, condenser
 
 
 class BlockStore:
@@ -32,6 +55,10 @@ class BlockStore:
         self.ids: list[str] = []
         self.timestamps: list[str] = []
         self.witnesses: list[str] = []
+        # virtual operations of each block, JSON arrays of get_ops_in_block entries
+        self.vops_appbase: list[bytes] = []
+        self.vops_condenser: list[bytes] = []
+        self.comments = CommentIndex()
 
     def __len__(self) -> int:
         return len(self.appbase)
@@ -40,15 +67,23 @@ class BlockStore:
     def last(self) -> int:
         return self.first + len(self.appbase) - 1
 
-    def _add(self, block: dict[str, Any], line: bytes | None) -> None:
+    def add(
+        self, block: dict[str, Any], line: bytes | None = None, vops: list[dict[str, Any]] = ()
+    ) -> None:
+        """Append a normalised block (``line``: its JSON if already serialised) and its
+        normalised virtual operations."""
         if not self.appbase:
             self.first = block_num(block)
             self.previous = block["previous"]
+        self.comments.add_block(len(self.appbase), block, ARCHIVE)
         self.appbase.append(line if line is not None else dumps(block))
         self.condenser.append(dumps(to_condenser(block)))
         self.ids.append(block["block_id"])
         self.timestamps.append(block["timestamp"])
         self.witnesses.append(block.get("witness", ""))
+        appbase, condenser = ops_entries(list(vops), block_num(block), block["timestamp"])
+        self.vops_appbase.append(dumps(appbase))
+        self.vops_condenser.append(dumps(condenser))
 
     @classmethod
     def from_archive(cls, path: str | Path | None = None) -> BlockStore:
@@ -56,20 +91,21 @@ class BlockStore:
         path = Path(path) if path is not None else _archive.sample_archive_path()
         store = cls(str(path))
         with _archive.gc_paused():
-            for block, line in _archive.iter_archive_records(path):
-                store._add(block, line)
+            for block, line, vops in _archive.iter_archive_records(path):
+                store.add(block, line, vops)
         return store
 
     @classmethod
     def from_blocks(cls, blocks: Iterable[dict[str, Any]], source: str = "<memory>") -> BlockStore:
-        """From already normalised, contiguous blocks (e.g. :func:`load_archive` output)."""
+        """From contiguous blocks (e.g. :func:`load_archive` output), each with its virtual
+        operations under ``virtual_ops`` if it has any."""
         store = cls(source)
         prev_id = None
         for b in blocks:
-            block = normalize_block(b)
+            block, _, vops = normalize_record(b)
             if prev_id is not None and block["previous"] != prev_id:
                 raise _archive.ArchiveError(source, len(store) + 1, "blocks are not linked")
-            store._add(block, None)
+            store.add(block, None, vops)
             prev_id = block["block_id"]
         if not store.appbase:
             raise _archive.ArchiveError(source, None, "no blocks")
