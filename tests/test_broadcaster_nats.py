@@ -55,6 +55,7 @@ def test_every_op_of_a_real_block_arrives_on_its_subject_with_its_headers(
         "previous": block["previous"],
         "timestamp": block["timestamp"],
         "op_count": len(ops),
+        "transaction_ids": block["transaction_ids"],
     }
 
 

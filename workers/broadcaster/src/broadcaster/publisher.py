@@ -117,12 +117,15 @@ def op_message(block: Block, op: Operation, max_payload: int) -> tuple[str, byte
 
 
 def block_message(block: Block) -> tuple[str, bytes, dict[str, str]]:
+    """The block's closing message. Its `transaction_ids` (in block order) let the signer
+    confirm that a block included what it broadcast, without asking a node."""
     body = {
         "block_num": block.num,
         "block_id": block.id,
         "previous": block.previous,
         "timestamp": block.timestamp,
         "op_count": len(block.operations),
+        "transaction_ids": list(dict.fromkeys(op.trx_id for op in block.operations if op.trx_id)),
     }
     headers = {
         HEADER_MSG_ID: block_msg_id(block.id),
