@@ -154,3 +154,24 @@ def test_bad_setting_exits_2_with_one_line_and_no_traceback(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "broadcaster: configuration error: STREAM_MODE='sideways' is not one of: irreversible, head"
     ]
+
+
+def test_only_the_given_mapping_is_read_never_the_process_environment(monkeypatch):
+    monkeypatch.setenv("START_BLOCK", "123")
+    assert ChainSettings.from_env({}).start_block is None
+    assert ChainSettings.from_env({"START_BLOCK": "7"}).start_block == 7
+
+
+def test_an_error_about_the_settings_as_a_whole_never_shows_the_environment():
+    from ipc_config import Settings
+    from pydantic import model_validator
+
+    class Picky(Settings):
+        @model_validator(mode="after")
+        def refuse(self):
+            raise ValueError("no way")
+
+    with pytest.raises(ConfigError) as caught:
+        Picky.from_env({"SECRET_TOKEN": "hunter2", "PATH": "/bin"})
+    assert "hunter2" not in str(caught.value) and "/bin" not in str(caught.value)
+    assert str(caught.value) == "settings are not valid (Value error, no way)"

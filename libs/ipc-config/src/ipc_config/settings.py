@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     )
 
     @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **others):  # noqa: ANN001
+        """Only the mapping `from_env` is given: the environment (after `.env`) for a
+        process, a test's own dict in a test, never both mixed."""
+        return (init_settings,)
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
         """The settings `env` holds (tests, tools); ConfigError names a bad variable."""
         values = {k.upper(): v for k, v in env.items() if v.strip()}
@@ -109,7 +115,9 @@ def error_line(model: type[Settings], err: ValidationError) -> str:
     first = err.errors(include_url=False, include_input=True)[0]
     if first["type"] == "setting":
         return first["ctx"]["line"]
-    variable = str(first["loc"][0]) if first["loc"] else "a setting"
+    if not first["loc"]:  # about the whole: never show the input, it is the environment
+        return f"settings are not valid ({first['msg']})"
+    variable = str(first["loc"][0])
     field = _field_of(model, variable)
     what = field.description if field is not None and field.description else "valid"
     if first["type"] == "missing":
