@@ -8,7 +8,7 @@ import pytest
 from ipc_config import WorkerSettings
 from steem_testing.jetstream import publish, serve_until, with_js
 from steem_testing.messages import block_id_of, op_headers, op_message
-from steem_worker import Drop, Meta, Retry, Worker
+from steem_worker import Drop, Idle, Meta, Retry, Worker
 from steem_worker.dead_letters import read_letters, replay_letters
 
 
@@ -322,3 +322,46 @@ def test_worker_settings_override_the_delivery_values_of_its_code(settings):
     params = worker.params(settings(WORKER_ACK_WAIT="2.5", WORKER_BATCH_SIZE="1"))
     assert (params.ack_wait, params.batch_size, params.max_deliver) == (2.5, 1, 5)
     assert worker.params(settings()).ack_wait == 10.0
+
+
+def test_wildcard_subjects_a_background_task_and_idling(settings, caplog):
+    """on_subject takes NATS wildcards; on_running runs beside the consumers; an on_start
+    hook raising Idle keeps the worker up, saying why once."""
+
+    async def scenario():
+        s = settings()
+        await publish(s, [("steem.tx.request.someone", b'{"n": 1}', {"Nats-Msg-Id": "r/1"})])
+        worker, seen, ticks = Worker("tester"), [], []
+
+        @worker.on_subject("steem.tx.request.>")
+        async def requests(body, meta):
+            seen.append((meta.subject, body["n"]))
+
+        @worker.on_running
+        async def tick(service):
+            while not service.stop.is_set():
+                ticks.append(service.name)
+                await asyncio.sleep(0.05)
+
+        await run_until(worker, s, lambda: seen and len(ticks) > 2)
+        idle = Worker("idler")
+        idle.on("vote")(lambda op, meta: None)
+
+        @idle.on_start
+        def missing(settings):
+            raise Idle("IDLER_ACCOUNT is not set: nothing to do")
+
+        stop = asyncio.Event()
+        serving = asyncio.create_task(idle.serve(s, stop))
+        await asyncio.sleep(0.5)  # deliberate: it must still run after a while
+        still_up = not serving.done()
+        stop.set()
+        await asyncio.wait_for(serving, 10)
+        return seen, ticks, still_up
+
+    with caplog.at_level(logging.WARNING):
+        seen, ticks, still_up = asyncio.run(scenario())
+    assert seen == [("steem.tx.request.someone", 1)]
+    assert set(ticks) == {"tester"}
+    assert still_up
+    assert "IDLER_ACCOUNT is not set: nothing to do; idle" in caplog.text

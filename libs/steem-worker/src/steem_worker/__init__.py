@@ -17,7 +17,7 @@ the same life: settings, logging, NATS, streams, status reports, a clean stop.
 
 from steem_worker.meta import Meta
 from steem_worker.outcomes import Drop, Retry
-from steem_worker.service import Service, run_service
+from steem_worker.service import Idle, Service, run_service
 from steem_worker.worker import Worker
 
-__all__ = ["Drop", "Meta", "Retry", "Service", "Worker", "run_service"]
+__all__ = ["Drop", "Idle", "Meta", "Retry", "Service", "Worker", "run_service"]

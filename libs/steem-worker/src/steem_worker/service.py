@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ServiceSettings)
 
 
+class Idle(Exception):
+    """Optional settings are missing: the process says why once and stays up, idle."""
+
+
 @dataclass
 class Service(Generic[S]):
     """What `main` works with: its settings, NATS, the stop signal and its status report."""
@@ -65,10 +69,10 @@ def run_service(
     setup_logging(name, settings.log_level)
     try:
         asyncio.run(serve(name, settings, main, state=state))
-    except ConfigError as err:  # NatsRefused too: the settings must change, not the luck
-        exit_config_error(name, err)
-    except Exception:
-        log.exception("%s failed", name)
+    except* ConfigError as errors:  # NatsRefused too: the settings must change, not the luck
+        exit_config_error(name, errors.exceptions[0])
+    except* Exception as errors:
+        log.error("%s failed", name, exc_info=errors.exceptions[0])
         sys.exit(1)
     sys.exit(0)
 

@@ -54,7 +54,7 @@ from steem_worker.dead_letters import dead_letter
 from steem_worker.delivery import DEAD, DROPPED, HANDLED, SKIPPED, Verdict, describe, retry_in
 from steem_worker.meta import Meta
 from steem_worker.outcomes import Drop, Retry
-from steem_worker.service import Service, run_service, serve
+from steem_worker.service import Idle, Service, run_service, serve
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ S = TypeVar("S", bound=WorkerSettings)
 Handler = Callable[[dict[str, Any], Meta], Awaitable[None]]
 Filter = Callable[[dict[str, Any]], bool]
 StartHook = Callable[[Any], Awaitable[None] | None]
+Background = Callable[[Service], Awaitable[None]]
 Message = tuple[str, bytes, dict[str, str]]  # subject, payload, headers
 
 _PUBLISH_TIMEOUT = 5.0
@@ -88,6 +89,17 @@ class _Route:
     when: Filter | None
 
 
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS wildcards: `*` one token, `>` the rest."""
+    tokens, wanted = subject.split("."), pattern.split(".")
+    for index, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or (token != "*" and token != tokens[index]):
+            return False
+    return len(tokens) == len(wanted)
+
+
 class Worker(Generic[S]):
     """Durable consumers of the subjects its handlers name, calling them in stream order."""
 
@@ -108,6 +120,7 @@ class Worker(Generic[S]):
         self._defaults = DeliveryParams(batch_size, ack_wait, max_deliver, retry_delay)
         self._routes: dict[str, _Route] = {}
         self._on_start: list[StartHook] = []
+        self._running: list[Background] = []
 
     # -- registering handlers ----------------------------------------------------------
 
@@ -143,11 +156,25 @@ class Worker(Generic[S]):
         the request `id`, `account`, `operations` and the `reason`."""
         return self._route(tx_failed_subject(self.name), None)(handler)
 
+    def on_subject(
+        self, subject: str, *, when: Filter | None = None
+    ) -> Callable[[Handler], Handler]:
+        """The handler of any subject of the contract; `*` and `>` work as in NATS
+        (`steem.tx.request.>`: every worker's requests, as the signer reads them)."""
+        return self._route(subject, when)
+
     def on_start(self, hook: StartHook) -> StartHook:
-        """Called with the settings once they are read, before anything is consumed (say
-        what the worker does; raise ConfigError for a setting that cannot work)."""
+        """Called with the settings once they are read, before anything is consumed: say
+        what the worker does; raise ConfigError for a setting that cannot work, or
+        `Idle("why")` when optional settings are missing (the worker stays up, idle)."""
         self._on_start.append(hook)
         return hook
+
+    def on_running(self, task: Background) -> Background:
+        """`task(service)` runs beside the consumers until the stop (a loop of the
+        worker's own); if it fails, the worker stops with the error."""
+        self._running.append(task)
+        return task
 
     def _route(self, subject: str, when: Filter | None) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -161,6 +188,12 @@ class Worker(Generic[S]):
     @property
     def subjects(self) -> list[str]:
         return list(self._routes)
+
+    def _route_of(self, subject: str) -> _Route | None:
+        exact = self._routes.get(subject)
+        if exact is not None:
+            return exact
+        return next((r for s, r in self._routes.items() if subject_matches(s, subject)), None)
 
     # -- running -----------------------------------------------------------------------
 
@@ -185,9 +218,13 @@ class Worker(Generic[S]):
 
     async def _main(self, service: Service[S]) -> None:
         settings = service.settings
-        for hook in self._on_start:
-            if inspect.isawaitable(result := hook(settings)):
-                await result
+        try:
+            for hook in self._on_start:
+                if inspect.isawaitable(result := hook(settings)):
+                    await result
+        except Idle as why:
+            await service.idle(str(why))
+            return
         params = self.params(settings)
         outlet = JetStreamOutlet(service.js)
 
@@ -195,7 +232,10 @@ class Worker(Generic[S]):
             return await self.dispatch(msg, settings, params, outlet)
 
         plan = consumer_plan(self.name, list(self._routes))
-        await run_consumers(service, self.name, plan, params, handle)
+        async with asyncio.TaskGroup() as tasks:  # one failing stops the others
+            tasks.create_task(run_consumers(service, self.name, plan, params, handle))
+            for task in self._running:
+                tasks.create_task(task(service))
 
     # -- one message ---------------------------------------------------------------------
 
@@ -207,7 +247,7 @@ class Worker(Generic[S]):
         subject = (msg.headers or {}).get(HEADER_DEAD_SUBJECT) or msg.subject
         meta = Meta.of(msg, subject, settings, self.name, outlet.store)
         where = describe(subject, meta.block_num, meta.msg_id)
-        route = self._routes.get(subject)
+        route = self._route_of(subject)
         try:
             body = json.loads(msg.data)
             if not isinstance(body, dict):
