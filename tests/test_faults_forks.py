@@ -9,14 +9,18 @@ branch like any block (other block ids, so other message ids). In irreversible m
 same node never shows the broadcaster a block that a fork replaces.
 """
 
+import asyncio
 import json
 from collections.abc import Iterator
 
 import pytest
 from faults_support import expected_messages, first_difference, stored
+from ipc_config import WorkerSettings
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
 from replay_node.node import ReplayNode
+from steem_testing.jetstream import serve_until
+from steem_worker import Worker
 from support import BIN, wait_until
 
 FIRST, BLOCKS, FORK_AT, DEPTH, LAG = 10_000_000, 40, 10_000_020, 3, 4
@@ -69,7 +73,7 @@ def forking_chain(tmp_path, in_process_node):
 
 
 def test_head_mode_publishes_a_fork_event_and_the_new_branch(
-    forking_chain, procs, nats_server, read_stream, last_block
+    forking_chain, procs, nats_server, read_stream, last_block, tmp_path
 ):
     old, node = forking_chain
     broadcaster = start_broadcaster(procs, nats_server.url, node, "head")
@@ -124,6 +128,44 @@ def test_head_mode_publishes_a_fork_event_and_the_new_branch(
     old_ids = {m.headers["Nats-Msg-Id"] for m in messages[:n_old]}
     new_ids = {m.headers["Nats-Msg-Id"] for m in messages[n_old + 1 :]}
     assert not old_ids & new_ids, "the new branch's operations need other message ids"
+
+    # A fork-aware worker, reading that stream, ends with the chain as it is now.
+    view, forks = asyncio.run(fork_aware_view(nats_server.url, tmp_path, FIRST + BLOCKS - 1))
+    assert forks == [[b["block_num"] for b in fork["abandoned"]]]
+    assert view == {
+        int(block["block_id"][:8], 16): [
+            f"{block['block_id']}/{t}/{o}"
+            for t, trx in enumerate(block["transactions"])
+            for o, _ in enumerate(trx["operations"])
+        ]
+        for block in new
+    }
+
+
+async def fork_aware_view(url: str, folder, last: int) -> tuple[dict[int, list[str]], list]:
+    """What a worker that follows forks (on_fork) knows once it read the stream to `last`:
+    the operations of each block, those of abandoned blocks forgotten."""
+    worker, view, forks, closed = Worker("fork-aware"), {}, [], []
+
+    @worker.on_subject("steem.op.>")
+    async def operation(op, meta):
+        view.setdefault(meta.block_num, []).append(meta.msg_id)
+
+    @worker.on_block
+    async def block_closed(block, meta):
+        view.setdefault(block["block_num"], [])
+        closed.append(block["block_num"])
+
+    @worker.on_fork
+    async def forked(fork, meta):
+        abandoned = [b["block_num"] for b in fork["abandoned"]]
+        forks.append(abandoned)
+        for num in abandoned:
+            view.pop(num, None)
+
+    settings = WorkerSettings.from_env({"NATS_URL": url, "WORKER_STATE_DIR": str(folder)})
+    await serve_until(worker, settings, lambda: closed[-1:] == [last])
+    return view, forks
 
 
 def test_irreversible_mode_never_sees_the_abandoned_branch(

@@ -79,8 +79,13 @@ def test_procfile_prints_every_new_post_once_through_crashes(tmp_path, procs, re
     assert "Traceback" not in output
 
 
-def test_offline_procfile_replays_the_bundled_sample(tmp_path, procs):
-    """`honcho -f Procfile.replay start`, as the README's offline mode says."""
+def test_offline_procfile_replays_the_bundled_sample_and_streams_live_without_pauses(
+    tmp_path, procs
+):
+    """`honcho -f Procfile.replay start`, as the README's offline mode says: the sample's
+    first blocks at once, then one block a second, live. With WORKER_ACK_WAIT=1 every
+    subject is quiet for longer than 0.7 x ack_wait between two blocks, and no worker may
+    leave messages to the server or pause while NATS is up (issue 13)."""
     blocks = load_archive(None)
     honcho = start_honcho(
         procs,
@@ -90,11 +95,18 @@ def test_offline_procfile_replays_the_bundled_sample(tmp_path, procs):
             "REPLAY_PORT": str(free_port()),
             "REPLAY_NATS_PORT": str(free_port()),
             "REPLAY_DATA": str(tmp_path / "replay"),
+            "WORKER_ACK_WAIT": "1",
         },
     )
-    # 200 blocks are there at start; the first 150 are irreversible at once.
-    early_posts = expected_posts(blocks[:150])
+    # 200 blocks are there at start (--start-blocks 200), 197 irreversible (--irreversible-
+    # lag 3); then one more a second. Wait for the live blocks holding the next ten posts.
+    early_posts = expected_posts(blocks[:197])
+    live = next(n for n in range(197, len(blocks)) if len(expected_posts(blocks[197:n])) >= 10)
+    wanted = expected_posts(blocks[:live])
     wait_until(lambda: len(printed_urls(honcho)) >= len(early_posts), 60, "the early posts")
+    wait_until(lambda: len(printed_urls(honcho)) >= len(wanted), 60, "ten posts of live blocks")
     printed = printed_urls(honcho)
     assert printed == expected_posts(blocks)[: len(printed)]  # in chain order, none missing
     stop_honcho(honcho, ["nats", "replay", "broadcaster", "bot", "transfers"])
+    pauses = [line for line in honcho.stdout.lines if "leaving" in line]
+    assert pauses == [], "a worker left messages and paused while NATS was up"
