@@ -13,13 +13,24 @@ from dataclasses import dataclass, field
 
 __all__ = ["FAULT_KINDS", "FaultDice", "Faults", "corrupt_id", "fault_plan"]
 
-FAULT_KINDS = ("http_503", "truncated", "rpc_error", "stall", "null_block", "corrupt_previous")
+FAULT_KINDS = (
+    "http_503",
+    "truncated",
+    "rpc_error",
+    "stall",
+    "null_block",
+    "corrupt_previous",
+    "never_included",
+    "answer_lost",
+    "rc_refused",
+)
 
 
 @dataclass
 class Faults:
     """Fault injection for reliability tests (deterministic for a given ``seed`` and
-    request order). Shares are probabilities per HTTP POST request."""
+    request order). Shares are probabilities per HTTP POST request, but for broadcast
+    transactions, drawn per transaction and attempt (see :mod:`replay_node.testchain`)."""
 
     fail_503: float = 0.0  # answer HTTP 503
     fail_truncate: float = 0.0  # send the JSON body cut in half
@@ -30,12 +41,24 @@ class Faults:
     null_blocks_times: int | None = None  # how often per block (None: forever)
     behind: int = 0  # head and LIB reported this many blocks lower
     corrupt_previous: frozenset[int] = field(default_factory=frozenset)  # wrong `previous`
+    # Broadcast transactions (drawn per transaction, see testchain.py):
+    drop_accepted: float = 0.0  # accepted, never included
+    lose_answer: float = 0.0  # accepted and included, the answer is lost
+    refuse_rc: float = 0.0  # refused: not enough resource credits
     seed: int = 0
 
     def __post_init__(self) -> None:
         self.null_blocks = frozenset(int(n) for n in self.null_blocks)
         self.corrupt_previous = frozenset(int(n) for n in self.corrupt_previous)
-        for name in ("fail_503", "fail_truncate", "fail_rpc_error", "fail_stall"):
+        for name in (
+            "fail_503",
+            "fail_truncate",
+            "fail_rpc_error",
+            "fail_stall",
+            "drop_accepted",
+            "lose_answer",
+            "refuse_rc",
+        ):
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")

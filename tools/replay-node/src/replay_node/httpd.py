@@ -86,6 +86,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         code, payload, ctype = self.server.node.handle_post(body)
+        if code == 0:  # an answer lost on purpose: the client sees the connection close
+            self.close_connection = True
+            return
         self._send(code, payload, ctype)
 
     def do_GET(self) -> None:  # noqa: N802

@@ -1,5 +1,5 @@
 """The replay node: a Steem JSON-RPC node over HTTP that serves recorded blocks, with a
-clock, micro-forks and fault injection.
+clock, micro-forks and fault injection, and a small test chain that takes transactions.
 
 Usage from Python (tests, benchmarks)::
 
@@ -18,18 +18,23 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .accounts import Accounts
 from .blocks import dumps
-from .comments import ARCHIVE, ChainView
+from .chain_config import BLOCK_SECONDS, shift_time
+from .chain_methods import ChainMethods
+from .comments import ChainView
 from .faults import FAULT_KINDS, FaultDice, Faults, corrupt_id
 from .fork import plan_forks, relinked_successors
 from .httpd import HTTP_503, HttpServer
 from .methods import ReadMethods
 from .rpc import Dispatcher
+from .served import Served
 from .store import BlockStore, both_shapes
+from .testchain import LostAnswer, TestChain
 from .timeline import Timeline
 
 __all__ = ["ReplayNode"]
@@ -46,7 +51,11 @@ class ReplayNode:
     seconds to sleep before answering each JSON-RPC request. ``forks``: block numbers N
     at which the chain switches, once the head moves past N, to another branch for blocks
     N-``fork_depth``+1..N (see :mod:`replay_node.fork`); ``fork_depth`` must not exceed
-    the irreversible lag. The remaining keyword arguments are :class:`Faults` fields.
+    the irreversible lag. ``accounts``: ``name -> public key`` of accounts that can sign
+    transactions, besides the demo account (:mod:`replay_node.accounts`).
+    ``keep_producing``: after the archive's last block, produce empty blocks (holding the
+    transactions the node includes), one per advance. The remaining keyword arguments are
+    :class:`Faults` fields.
     """
 
     def __init__(
@@ -64,6 +73,8 @@ class ReplayNode:
         faults: Faults | None = None,
         forks: Iterable[int] = (),
         fork_depth: int = 2,
+        accounts: Mapping[str, str] | None = None,
+        keep_producing: bool = False,
         **fault_options: Any,
     ):
         if store is None:
@@ -91,7 +102,17 @@ class ReplayNode:
         self.irreversible_lag = irreversible_lag
         self.latency = float(latency)
         self.faults = faults if faults is not None else Faults(**fault_options)
-        self.timeline = Timeline(n, self.start_blocks, irreversible_lag, self.faults.behind)
+        self.accounts = Accounts(accounts)
+        self.keep_producing = keep_producing
+        self.chain = TestChain(self)
+        self.timeline = Timeline(
+            n,
+            self.start_blocks,
+            irreversible_lag,
+            self.faults.behind,
+            growable=keep_producing,
+            on_advance=self.chain.on_advance,
+        )
         self.requests_served = 0
         self.calls_served = 0
         self.faults_injected = dict.fromkeys(FAULT_KINDS, 0)
@@ -104,17 +125,18 @@ class ReplayNode:
             for j, appbase in enumerate(fork.appbase):
                 store.comments.add_block(fork.lo + j, json.loads(appbase), k)
         # Archive indexes served with other bytes than the store's: (appbase, condenser).
-        self._after_fork = relinked_successors(store, self.forks)
-        self._corrupt: dict[int, tuple[bytes, bytes]] = {}
+        corrupt: dict[int, tuple[bytes, bytes]] = {}
         for num in sorted(self.faults.corrupt_previous):
             i = num - store.first
             if 0 <= i < n:
                 block = store.block(i)
                 block["previous"] = corrupt_id(num, block["previous"])
-                self._corrupt[i] = both_shapes(block)
-        self._special = bool(self.forks or self._corrupt)
+                corrupt[i] = both_shapes(block)
+        after_fork = relinked_successors(store, self.forks)
+        self.blocks = Served(store, self.forks, after_fork, corrupt, self.faults, self.count_fault)
+        self.blocks.chain = self.chain
         self._dice = FaultDice(self.faults)
-        self._null_left: dict[int, int] = {}
+        self._produce_lock = threading.Lock()
         self._server: HttpServer | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -123,7 +145,7 @@ class ReplayNode:
         self._t0 = 0.0
         self._auto_steps = 0
         self._manual_steps = 0
-        methods = ReadMethods(self).table()
+        methods = ReadMethods(self).table() | ChainMethods(self).table()
         methods["jsonrpc.get_methods"] = lambda params, state: dumps(sorted(methods))
         self._rpc = Dispatcher(methods)
 
@@ -164,6 +186,7 @@ class ReplayNode:
     def stop(self) -> None:
         """Stop serving, close client connections and the clock. Idempotent."""
         self._stop.set()
+        self.chain.close()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -201,7 +224,7 @@ class ReplayNode:
                 return
             now = time.time()
             self._auto_steps = max(k, int((now - self._t0) / pace))
-            self.timeline.apply(self._auto_steps + self._manual_steps, now)
+            self._apply(self._auto_steps + self._manual_steps, now)
 
     def advance(self, steps: int = 1) -> tuple[int, int]:
         """Advance the head by ``steps`` blocks now (the LIB follows); returns
@@ -209,8 +232,16 @@ class ReplayNode:
         with self._counter_lock:
             self._manual_steps += steps
             total = self._auto_steps + self._manual_steps
-        self.timeline.apply(total)
+        self._apply(total)
         return self.head_and_irreversible()
+
+    def _apply(self, steps: int, now: float | None = None) -> None:
+        if self.keep_producing:
+            with self._produce_lock:
+                while len(self.store) < self.start_blocks + steps:
+                    self.store.produce()
+                self.timeline.grow(len(self.store))
+        self.timeline.apply(steps, now)
 
     def head_and_irreversible(self) -> tuple[int, int]:
         head, lib = self.timeline.state
@@ -232,6 +263,10 @@ class ReplayNode:
             "source": self.store.source,
             "faults_injected": dict(self.faults_injected),
             "forks": [fork.describe(self.timeline.state[0]) for fork in self.forks],
+            "keep_producing": self.keep_producing,
+            "accounts": sorted(self.accounts.keys),
+            "mempool": len(self.chain.mempool),
+            "transactions_included": sum(len(t) for t in self.chain.included.values()),
         }
 
     def served_block(self, num: int) -> dict[str, Any]:
@@ -240,10 +275,7 @@ class ReplayNode:
         i = num - self.store.first
         if not 0 <= i < len(self.store):
             raise KeyError(num)
-        state = self.timeline.state
-        if i in self._corrupt:
-            return json.loads(self._corrupt[i][0])
-        return json.loads(self.served(i, state))
+        return json.loads(self.blocks.served(i, self.timeline.state, count=False))
 
     def visibility(self) -> dict[str, dict[str, float | None]]:
         """``{"<block_num>": {"head": t, "irreversible": t or None}}`` (unix times) for
@@ -261,7 +293,10 @@ class ReplayNode:
             return 200, dumps(self.status())
         if path == "/visibility":
             return 200, dumps(self.visibility())
-        return 404, dumps({"error": "JSON-RPC is served with POST; GET /status or /visibility"})
+        if path == "/transactions":
+            return 200, dumps(self.chain.describe())
+        routes = "GET /status, /visibility or /transactions"
+        return 404, dumps({"error": f"JSON-RPC is served with POST; {routes}"})
 
     def handle_post(self, body: bytes) -> tuple[int, bytes, bytes]:
         """(HTTP status, body, content type) for a JSON-RPC request, faults included."""
@@ -273,77 +308,51 @@ class ReplayNode:
         if self._dice.active:
             stall, fault = self._dice.roll()
             if stall:
-                self._count("stall")
+                self.count_fault("stall")
                 time.sleep(self.faults.stall_seconds)
             if fault is not None:
-                self._count(fault)
+                self.count_fault(fault)
             if fault == "http_503":
                 return 503, HTTP_503, b"text/html"
-        payload, calls = self._rpc.handle(body, self.timeline.state, fault == "rpc_error")
+        try:
+            payload, calls = self._rpc.handle(body, self.timeline.state, fault == "rpc_error")
+        except LostAnswer:
+            return 0, b"", b""  # the HTTP server closes the connection without a word
         with self._counter_lock:
             self.calls_served += calls
         if fault == "truncated":
             payload = payload[: max(1, len(payload) // 2)]
         return 200, payload, b"application/json"
 
-    def _count(self, kind: str) -> None:
+    def count_fault(self, kind: str) -> None:
         with self._counter_lock:
             self.faults_injected[kind] += 1
 
-    # -- block access --------------------------------------------------------------
+    # -- block access (see served.py) ------------------------------------------------
     def index(self, num: int, state: tuple[int, int]) -> int | None:
-        """Archive index of block ``num`` if it is served now, else None."""
-        i = num - self.store.first
-        if i < 0 or i > state[0]:
-            return None
-        if num in self.faults.null_blocks:
-            times = self.faults.null_blocks_times
-            if times is None:
-                self._count("null_block")
-                return None
-            with self._counter_lock:
-                left = self._null_left.get(num, times)
-                if left > 0:
-                    self._null_left[num] = left - 1
-                    self.faults_injected["null_block"] += 1
-                    return None
-        return i
-
-    def branch(self, i: int, state: tuple[int, int]) -> int:
-        """Which version of the block at archive index ``i`` is served now: 0 (the
-        archive's) or k (fork k's new branch, 1-based)."""
-        for k, fork in enumerate(self.forks, 1):
-            if fork.covers(i) and fork.done(state[0]):
-                return k
-        return ARCHIVE
-
-    def comment_view(self, state: tuple[int, int]) -> ChainView:
-        """The chain as served in ``state``, for the comment index."""
-
-        def block(i: int, source: int) -> dict[str, Any]:
-            if source == ARCHIVE:
-                return self.store.block(i)
-            fork = self.forks[source - 1]
-            return json.loads(fork.appbase[i - fork.lo])
-
-        return ChainView(
-            head=state[0],
-            branch=lambda i: self.branch(i, state),
-            block=block,
-            timestamp=self.store.timestamps.__getitem__,
-        )
+        return self.blocks.index(num, state)
 
     def served(self, i: int, state: tuple[int, int], condenser: bool = False) -> bytes:
-        """The bytes of the block at archive index ``i`` as served now: the archive's,
-        a fork's new branch, or a corrupted `previous`."""
-        if self._special:
-            shape = 1 if condenser else 0
-            if i in self._corrupt:
-                self._count("corrupt_previous")
-                return self._corrupt[i][shape]
-            for fork in self.forks:
-                if fork.covers(i) and fork.done(state[0]):
-                    return (fork.condenser if condenser else fork.appbase)[i - fork.lo]
-            if i in self._after_fork:
-                return self._after_fork[i][shape]
-        return self.store.condenser[i] if condenser else self.store.appbase[i]
+        return self.blocks.served(i, state, condenser)
+
+    def comment_view(self, state: tuple[int, int]) -> ChainView:
+        return self.blocks.comment_view(state)
+
+    def time_of(self, i: int) -> str:
+        """Timestamp of the block at archive index ``i`` (-1: the block before the first)."""
+        if i < 0:
+            return shift_time(self.store.timestamps[0], -BLOCK_SECONDS)
+        return self.store.timestamps[i]
+
+    def head_time(self, state: tuple[int, int]) -> str:
+        return self.time_of(state[0])
+
+    def tapos_prefix(self, ref_block_num: int, state: tuple[int, int]) -> int | None:
+        """``ref_block_prefix`` of the latest visible block whose number ends (16 bits) with
+        ``ref_block_num``, as steemd's block summary holds it; None if it is not served."""
+        head = self.store.first + state[0]
+        num = head - ((head - ref_block_num) & 0xFFFF)
+        if num < self.store.first:
+            return None
+        block_id = self.blocks.block_id(num - self.store.first, state)
+        return int.from_bytes(bytes.fromhex(block_id[8:16]), "little")

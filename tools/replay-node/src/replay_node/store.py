@@ -4,15 +4,17 @@ every request, and the index of their comments."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from . import archive as _archive
-from .blocks import block_num, dumps, normalize_record
+from .blocks import block_num, dumps, normalize_record, normalize_virtual_ops, signing_key_for
+from .chain_config import BLOCK_SECONDS, shift_time
 from .comments import ARCHIVE, CommentIndex
-from .shapes import op_to_condenser, to_condenser
+from .shapes import nai_amount, op_to_condenser, to_condenser
 
 __all__ = ["BlockStore", "both_shapes", "ops_entries"]
 
@@ -58,6 +60,7 @@ class BlockStore:
         # virtual operations of each block, JSON arrays of get_ops_in_block entries
         self.vops_appbase: list[bytes] = []
         self.vops_condenser: list[bytes] = []
+        self.tx_ids: list[tuple[str, ...]] = []
         self.comments = CommentIndex()
 
     def __len__(self) -> int:
@@ -81,6 +84,7 @@ class BlockStore:
         self.ids.append(block["block_id"])
         self.timestamps.append(block["timestamp"])
         self.witnesses.append(block.get("witness", ""))
+        self.tx_ids.append(tuple(block["transaction_ids"]))
         appbase, condenser = ops_entries(list(vops), block_num(block), block["timestamp"])
         self.vops_appbase.append(dumps(appbase))
         self.vops_condenser.append(dumps(condenser))
@@ -113,3 +117,31 @@ class BlockStore:
 
     def block(self, index: int) -> dict[str, Any]:
         return json.loads(self.appbase[index])
+
+    def produce(self) -> None:
+        """Append an empty block after the last one, as the chain goes on: 3 s later, by
+        the witness that produced 21 blocks earlier (a round of the schedule), with its
+        producer reward."""
+        i, previous = len(self.appbase), self.ids[-1]
+        num = self.first + i
+        witness = self.witnesses[i - 21] if i >= 21 else self.witnesses[-1]
+        digest = hashlib.sha256(f"replay-node:produced:{previous}".encode()).hexdigest()
+        signature = hashlib.sha256(digest.encode()).hexdigest()
+        block = {
+            "previous": previous,
+            "timestamp": shift_time(self.timestamps[-1], BLOCK_SECONDS),
+            "witness": witness,
+            "transaction_merkle_root": "0" * 40,
+            "extensions": [],
+            "witness_signature": "1f" + digest + signature,
+            "transactions": [],
+            "block_id": f"{num:08x}{digest[:32]}",
+            "signing_key": signing_key_for(witness),
+            "transaction_ids": [],
+        }
+        reward = nai_amount(10_000_000_000 + int(digest[:6], 16), "VESTS")
+        op = {
+            "type": "producer_reward_operation",
+            "value": {"producer": witness, "vesting_shares": reward},
+        }
+        self.add(block, None, normalize_virtual_ops([op]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 __all__ = ["Timeline"]
 
@@ -17,10 +18,24 @@ class Timeline:
     advancing one block per step until everything is irreversible), never below -1
     (i.e. first block - 1). ``behind`` shifts both down (a lagging node). Indexes are
     0-based positions in the archive; -1 means "before the first block".
+
+    A ``growable`` timeline is never finished: the node appends blocks (:meth:`grow`)
+    before advancing past its last one. ``on_advance(old head, new head)`` runs before a
+    new state is published, so that readers never see a head without what it includes.
     """
 
-    def __init__(self, n: int, start_visible: int, lag: int, behind: int = 0):
+    def __init__(
+        self,
+        n: int,
+        start_visible: int,
+        lag: int,
+        behind: int = 0,
+        growable: bool = False,
+        on_advance: Callable[[int, int], None] | None = None,
+    ):
         self.n = n
+        self.growable = growable
+        self.on_advance = on_advance
         self.start_visible = start_visible
         self.lag = lag
         self.behind = behind
@@ -45,6 +60,8 @@ class Timeline:
             self.steps = steps
             head, lib = self.indexes(steps)
             old_head, old_lib = self.state
+            if self.on_advance is not None:
+                self.on_advance(old_head, head)
             for i in range(old_head + 1, head + 1):
                 self.head_at[i] = now
             for i in range(old_lib + 1, lib + 1):
@@ -52,7 +69,17 @@ class Timeline:
             self.state = (head, lib)
             return self.state
 
+    def grow(self, n: int) -> None:
+        """The archive now has ``n`` blocks."""
+        with self._lock:
+            if n > self.n:
+                self.head_at.extend([None] * (n - self.n))
+                self.irreversible_at.extend([None] * (n - self.n))
+                self.n = n
+
     @property
     def finished(self) -> bool:
         """Nothing left to advance (the LIB reached its final block)."""
+        if self.growable:
+            return False
         return self.state[1] >= self.indexes(self.n + self.lag + 1)[1]
