@@ -195,3 +195,20 @@ def spawn() -> Iterator[Callable[..., Proc]]:
     yield start
     for p in procs:
         p.stop()
+
+
+@pytest.fixture(scope="module")
+def posts() -> list[tuple[str, str]]:
+    """(author, permlink) of the sample's posts, newest first."""
+    from replay_node.archive import comment_operations, load_archive
+
+    made = [(c.author, c.permlink) for c in comment_operations(load_archive()) if c.kind == "post"]
+    return made[::-1]
+
+
+@pytest.fixture
+def chain(make_node, client):
+    """A node over the sample, everything visible, producing blocks after it; and its
+    HTTP client."""
+    node = make_node(irreversible_lag=2, keep_producing=True)
+    return node, client(node.url)

@@ -318,3 +318,39 @@ def test_beem_noderpc_condenser(sample_node, fixtures_dir):
     assert block == to_condenser(real_block(fixtures_dir))
     assert block["transactions"][0]["operations"][0][0] == "vote"
     assert rpc.get_dynamic_global_properties()["head_block_number"] == LAST
+
+
+def test_beem_votes_through_its_own_api(chain, posts):
+    """What a bot does with beem alone: TransactionBuilder (network_broadcast_api) and
+    Comment.upvote (condenser_api, reading the post with get_content first)."""
+    beem = pytest.importorskip("beem")
+    from beem.comment import Comment
+    from beem.transactionbuilder import TransactionBuilder
+    from beembase.operations import Vote
+    from replay_node.accounts import DEMO_WIF
+
+    node, http = chain
+    demo = "replay-demo"  # the demo account and its published test key (accounts.py)
+    steem = beem.Steem(node=[node.url], keys=[DEMO_WIF], num_retries=1, timeout=5)
+    builder = TransactionBuilder(blockchain_instance=steem)
+    author, permlink = posts[0]
+    builder.appendOps(Vote(voter=demo, author=author, permlink=permlink, weight=10000))
+    builder.appendSigner(demo, "posting")
+    builder.sign()
+    builder.broadcast()
+    node.advance()
+    legacy = beem.Steem(
+        node=[node.url], keys=[DEMO_WIF], num_retries=1, timeout=5, use_condenser=True
+    )
+    post = Comment(f"@{posts[1][0]}/{posts[1][1]}", blockchain_instance=legacy)
+    reply = post.upvote(50, voter=demo)
+    node.advance()
+    seen = json.loads(http.request("GET", "/transactions")[1])["transactions"]
+    assert [t["status"] for t in seen] == ["included", "included"]
+    assert seen[1]["trx_id"] == reply["trx_id"]
+    assert seen[1]["operations"][0]["value"] == {
+        "voter": demo,
+        "author": posts[1][0],
+        "permlink": posts[1][1],
+        "weight": 5000,
+    }

@@ -15,28 +15,13 @@ from beembase.signedtransactions import Signed_Transaction
 from beemgraphenebase.account import PrivateKey
 from beemgraphenebase.chains import known_chains
 from replay_node.accounts import DEMO_ACCOUNT, DEMO_PUBLIC_KEY, DEMO_WIF
-from replay_node.archive import comment_operations, load_archive
+from replay_node.archive import load_archive
 from replay_node.chain_config import shift_time
 from replay_node.shapes import tx_to_appbase
 
 STEEM = known_chains["STEEM"]  # chain id 64 zeros, prefix STM
 LAST = 3287099  # the sample's last block
 OTHER_WIF = str(PrivateKey("1" * 64))  # a key no account of the node holds
-
-
-@pytest.fixture(scope="module")
-def posts() -> list[tuple[str, str]]:
-    """(author, permlink) of the sample's posts, newest first."""
-    made = [(c.author, c.permlink) for c in comment_operations(load_archive()) if c.kind == "post"]
-    return made[::-1]
-
-
-@pytest.fixture
-def chain(make_node, client):
-    """A node over the sample, everything visible, producing blocks after it; and its
-    HTTP client."""
-    node = make_node(irreversible_lag=2, keep_producing=True)
-    return node, client(node.url)
 
 
 def sign(http, ops, wifs=(DEMO_WIF,), expires_in=60, tapos=None, expiration=None):
@@ -395,35 +380,3 @@ def test_command_line_options(spawn, client):
     assert refs == {"accounts": [["other"]]}
     bad = spawn("--port", "0", "--account", "nokey")
     assert bad.popen.wait(20) == 2
-
-
-def test_beem_votes_through_its_own_api(chain, posts):
-    """What a bot does with beem alone: TransactionBuilder (network_broadcast_api) and
-    Comment.upvote (condenser_api, reading the post with get_content first)."""
-    beem = pytest.importorskip("beem")
-    from beem.comment import Comment
-    from beem.transactionbuilder import TransactionBuilder
-
-    node, http = chain
-    steem = beem.Steem(node=[node.url], keys=[DEMO_WIF], num_retries=1, timeout=5)
-    builder = TransactionBuilder(blockchain_instance=steem)
-    builder.appendOps(vote(posts[0]))
-    builder.appendSigner(DEMO_ACCOUNT, "posting")
-    builder.sign()
-    builder.broadcast()
-    node.advance()
-    legacy = beem.Steem(
-        node=[node.url], keys=[DEMO_WIF], num_retries=1, timeout=5, use_condenser=True
-    )
-    post = Comment(f"@{posts[1][0]}/{posts[1][1]}", blockchain_instance=legacy)
-    reply = post.upvote(50, voter=DEMO_ACCOUNT)
-    node.advance()
-    seen = transactions(http)["transactions"]
-    assert [t["status"] for t in seen] == ["included", "included"]
-    assert seen[1]["trx_id"] == reply["trx_id"]
-    assert seen[1]["operations"][0]["value"] == {
-        "voter": DEMO_ACCOUNT,
-        "author": posts[1][0],
-        "permlink": posts[1][1],
-        "weight": 5000,
-    }
