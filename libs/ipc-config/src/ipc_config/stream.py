@@ -17,48 +17,39 @@ _HOUR = 3600.0
 DEAD_LETTERS_KEPT_DAYS = 30
 
 
-def stream_config(settings: StreamSettings) -> StreamConfig:
-    """File storage, kept by age and size (oldest dropped first), deduplicated by Nats-Msg-Id."""
+def _on_disk(
+    name: str, subjects: list[str], settings: StreamSettings, max_age: float, max_bytes: int = -1
+) -> StreamConfig:
+    """File storage, oldest dropped first, deduplicated by Nats-Msg-Id."""
     return StreamConfig(
-        name=STREAM_NAME,
-        subjects=list(STREAM_SUBJECTS),
+        name=name,
+        subjects=list(subjects),
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
         discard=DiscardPolicy.OLD,
-        max_age=settings.max_age_hours * _HOUR,
-        max_bytes=settings.max_bytes,
+        max_age=max_age,
+        max_bytes=max_bytes,
         duplicate_window=settings.duplicate_window,
         num_replicas=settings.replicas,
     )
+
+
+def stream_config(settings: StreamSettings) -> StreamConfig:
+    """The chain: kept STREAM_MAX_AGE_HOURS and up to STREAM_MAX_BYTES."""
+    max_age = settings.max_age_hours * _HOUR
+    return _on_disk(STREAM_NAME, STREAM_SUBJECTS, settings, max_age, settings.max_bytes)
 
 
 def dead_stream_config(settings: StreamSettings) -> StreamConfig:
-    """Dead letters are few and precious: kept 30 days (or until replayed), on disk."""
-    return StreamConfig(
-        name=DEAD_STREAM_NAME,
-        subjects=list(DEAD_STREAM_SUBJECTS),
-        storage=StorageType.FILE,
-        retention=RetentionPolicy.LIMITS,
-        discard=DiscardPolicy.OLD,
-        max_age=DEAD_LETTERS_KEPT_DAYS * 24 * _HOUR,
-        duplicate_window=settings.duplicate_window,
-        num_replicas=settings.replicas,
-    )
+    """Dead letters are few and precious: kept 30 days (or until replayed)."""
+    max_age = DEAD_LETTERS_KEPT_DAYS * 24 * _HOUR
+    return _on_disk(DEAD_STREAM_NAME, DEAD_STREAM_SUBJECTS, settings, max_age)
 
 
 def tx_stream_config(settings: StreamSettings) -> StreamConfig:
     """Requests for actions and their outcomes: kept as long as the chain's messages
     (the signer's own store keeps each request's state for good)."""
-    return StreamConfig(
-        name=TX_STREAM_NAME,
-        subjects=list(TX_STREAM_SUBJECTS),
-        storage=StorageType.FILE,
-        retention=RetentionPolicy.LIMITS,
-        discard=DiscardPolicy.OLD,
-        max_age=settings.max_age_hours * _HOUR,
-        duplicate_window=settings.duplicate_window,
-        num_replicas=settings.replicas,
-    )
+    return _on_disk(TX_STREAM_NAME, TX_STREAM_SUBJECTS, settings, settings.max_age_hours * _HOUR)
 
 
 def all_stream_configs(settings: StreamSettings) -> list[StreamConfig]:
