@@ -1,7 +1,11 @@
+"""The Follower's rules (pacing, links, forks) on a scripted chain; the same rules with
+real nodes are in tests/test_faults_forks.py and tests/test_faults_nodes.py."""
+
+import threading
+
 import pytest
-from broadcaster.blocks import Block
-from broadcaster.chain import NodeError
 from broadcaster.follow import BLOCK_INTERVAL, POLL_EARLY, POLL_INTERVAL, TipPacer, check_links
+from steem_chain import Block, NodeError, Span, Tip
 
 
 class Clock:
@@ -42,24 +46,31 @@ def test_links_are_checked_by_id_within_a_batch_and_against_the_last_block():
         check_links(forked, "04a")
 
 
-class ScriptedReader:
-    """A chain whose blocks a test can replace, read like ChainReader reads nodes."""
+class ScriptedChain:
+    """A chain whose blocks a test can replace, read like the Follower reads the nodes
+    (`ChainSource`): three blocks per span."""
 
     def __init__(self, blocks: dict[int, Block], head: int) -> None:
         self.chain = blocks
         self.head = head
-        self.node = type("Node", (), {"name": "scripted", "reset": lambda self: None})()
-        self.nodes = [self.node]
+        self.node = type("Node", (), {"name": "scripted"})()
+        self.node_name = "scripted"
+        self.several_nodes = False
+        self.refused: list[str] = []
 
-    def tip(self):
-        from broadcaster.chain import Tip
-
+    def tip(self) -> Tip:
         return Tip(self.head, self.head)
 
     def blocks(self, first: int, last: int) -> list[Block]:
         return [self.chain[n] for n in range(first, last + 1)]
 
-    def rotate(self) -> None:
+    def next_span(self, first: int, target: int) -> Span:
+        return Span(self.blocks(first, min(first + 2, target)), self.node)
+
+    def refuse(self, span: Span, err: NodeError) -> None:
+        self.refused.append(str(err))
+
+    def leave_node(self) -> None:
         pass
 
 
@@ -72,8 +83,6 @@ def linked_chain(first: int, last: int, branch: str, previous: str) -> dict[int,
 
 
 def run_follower(reader, mode: str, next_num: int, known: dict[int, str], until: int):
-    import threading
-
     from broadcaster.follow import Follower
 
     stop = threading.Event()
@@ -84,13 +93,13 @@ def run_follower(reader, mode: str, next_num: int, known: dict[int, str], until:
         if batch.blocks[-1].num >= until:
             stop.set()
 
-    Follower(reader, mode, next_num, known, 3, emit, stop).run()
+    Follower(reader, mode, next_num, known, emit, stop).run()
     return batches
 
 
 def test_head_mode_fork_is_walked_back_to_the_common_block_and_reported():
     chain_a = linked_chain(1, 6, "a", "00a")
-    reader = ScriptedReader(dict(chain_a), head=6)
+    reader = ScriptedChain(dict(chain_a), head=6)
     known = {n: b.id for n, b in chain_a.items()}
     # Blocks 5 and 6 are replaced; the chain goes on on branch b.
     reader.chain.update(linked_chain(5, 8, "b", chain_a[4].id))
@@ -105,26 +114,25 @@ def test_head_mode_fork_is_walked_back_to_the_common_block_and_reported():
 def test_irreversible_mode_treats_a_mismatch_as_a_broken_node(caplog):
     chain_a = linked_chain(1, 6, "a", "00a")
     known = {6: "06x"}  # what we published as 6 is not what the node has
-    reader = ScriptedReader(dict(chain_a), head=6)
+    reader = ScriptedChain(dict(chain_a), head=6)
     reader.chain[7] = block(7, "07a", "06a")
     reader.head = 7
-    import threading
-
     from broadcaster.follow import Follower
 
     stop = threading.Event()
     emitted = []
     asked = []
-    fetch = reader.blocks
+    fetch = reader.next_span
 
-    def blocks_then_stop_on_the_second_ask(first, last):
+    def span_then_stop_on_the_second_ask(first, target):
         asked.append(first)
         if len(asked) == 2:
             stop.set()
-        return fetch(first, last)
+        return fetch(first, target)
 
-    reader.blocks = blocks_then_stop_on_the_second_ask
-    Follower(reader, "irreversible", 7, known, 3, emitted.append, stop).run()
+    reader.next_span = span_then_stop_on_the_second_ask
+    Follower(reader, "irreversible", 7, known, emitted.append, stop).run()
     assert asked == [7, 7]  # asked again, never skipped
     assert emitted == []  # never published a block that does not link
     assert "sent a broken chain: block 7 follows 06a, but block 6 is 06x" in caplog.text
+    assert reader.refused == ["sent a broken chain: block 7 follows 06a, but block 6 is 06x"] * 2

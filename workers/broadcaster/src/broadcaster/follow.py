@@ -2,7 +2,10 @@
 
 Runs in its own thread (beem is synchronous) and hands batches of consecutive blocks to
 `emit`, which blocks while the publisher is behind: so when NATS is down, we stop
-reading the chain instead of buffering it in memory.
+reading the chain instead of buffering it in memory. The blocks come from
+`steem_chain`'s fetcher, which keeps several requests in flight across the nodes while
+catching up and hands them over in order; here each one is checked against the block
+before it.
 """
 
 import logging
@@ -11,17 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from broadcaster.blocks import Block
-from broadcaster.chain import ChainReader, NodeError, Tip
+from ipc_config.chain import BLOCK_INTERVAL
+from steem_chain import Block, BlockFetcher, ChainReader, NodeError, NodePool, Span, Tip
 
 log = logging.getLogger(__name__)
 
-BLOCK_INTERVAL = 3.0  # seconds between Steem blocks
 POLL_INTERVAL = 0.1  # how often we ask for the tip around the time a block is due
 POLL_EARLY = 0.3  # start asking this long before the next block is due
-BROKEN_NODE_PAUSE = 1.0  # before asking again after a node sent a broken chain
 REPEAT_WARNING_AFTER = 30.0  # a condition that lasts is logged again this often
 STUCK_AFTER = 4 * BLOCK_INTERVAL  # no new block for this long: the node may have stalled
+LEAVE_FOR = 10 * BLOCK_INTERVAL  # a node behind or stuck is asked last for this long
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,40 @@ class TipPacer:
 FORK_MEMORY = 64  # ids of the last blocks we published, to find a fork point
 
 
+class ChainSource:
+    """What the Follower asks of the nodes: steem_chain's reads, fetcher and pool."""
+
+    def __init__(self, pool: NodePool) -> None:
+        self.pool = pool
+        self._reader = ChainReader(pool)
+        self._fetcher = BlockFetcher(pool)
+
+    @property
+    def node_name(self) -> str:
+        """The node whose tip we follow."""
+        return self.pool.primary.name
+
+    @property
+    def several_nodes(self) -> bool:
+        return len(self.pool.nodes) > 1
+
+    def tip(self) -> Tip:
+        return self._reader.tip()
+
+    def blocks(self, first: int, last: int) -> list[Block]:
+        return self._reader.blocks(first, last)
+
+    def next_span(self, first: int, target: int) -> Span:
+        return self._fetcher.next_span(first, target)
+
+    def refuse(self, span: Span, err: NodeError) -> None:
+        self._fetcher.refuse(span, err, logged=True)
+
+    def leave_node(self) -> None:
+        """Ask the other nodes first for a while: the one we follow is behind or stuck."""
+        self.pool.demote(self.pool.primary, LEAVE_FOR)
+
+
 class Follower:
     """Emits every block from `next_num` on, in order and linked, until `stop` is set.
 
@@ -79,19 +115,17 @@ class Follower:
 
     def __init__(
         self,
-        reader: ChainReader,
+        chain: ChainSource,
         mode: str,
         next_num: int,
         known_ids: dict[int, str],
-        batch_size: int,
         emit: Callable[[Batch], None],
         stop: threading.Event,
     ) -> None:
-        self._reader = reader
+        self._chain = chain
         self._mode = mode
         self._next = next_num
         self._known = dict(known_ids)  # block number -> id of what we published
-        self._batch_size = batch_size
         self._emit = emit
         self._stop = stop
         self._pacer = TipPacer()
@@ -100,9 +134,9 @@ class Follower:
         self._moved_at = time.monotonic()
 
     def run(self) -> None:
-        tip = self._reader.tip()
+        tip = self._chain.tip()
         while not self._stop.is_set():
-            target = tip.irreversible if self._mode == "irreversible" else tip.head
+            target = tip.target(self._mode)
             self._pacer.seen(target)
             if target < self._next - 1:
                 self._node_is_behind(target)
@@ -110,21 +144,19 @@ class Follower:
             if target < self._next:
                 if self._stop.wait(self._pacer.delay()):
                     return
-                tip = self._reader.tip()
+                tip = self._chain.tip()
                 continue
-            last = min(self._next + self._batch_size - 1, target)
-            blocks = self._reader.blocks(self._next, last)
+            span = self._chain.next_span(self._next, target)
             try:
-                blocks, fork = self._link(blocks)
+                blocks, fork = self._link(span.blocks)
             except NodeError as err:
-                self._broken_node(err)
-                if self._stop.wait(BROKEN_NODE_PAUSE):
-                    return
+                log.warning("node %s sent a broken chain: %s", span.node.name, err)
+                self._chain.refuse(span, NodeError(f"sent a broken chain: {err}"))
                 continue
             self._emit(Batch(blocks, tip, fork))
             self._remember(blocks)
             if self._next > target:
-                tip = self._reader.tip()
+                tip = self._chain.tip()
 
     def _link(self, blocks: list[Block]) -> tuple[list[Block], Fork | None]:
         """Check that `blocks` follow what we published; if not, prepend the new branch."""
@@ -147,7 +179,7 @@ class Follower:
                     f"block {self._next} does not follow block {self._next - 1} that we "
                     f"published, and no block we remember is on its branch"
                 )
-            (block,) = self._reader.blocks(num, num)
+            (block,) = self._chain.blocks(num, num)
             if block.id == self._known[num]:
                 break
             branch.insert(0, block)
@@ -173,16 +205,16 @@ class Follower:
 
     def _check_stalled(self, target: int) -> None:
         """A node that stopped syncing at our position looks just like a quiet chain;
-        after a few block intervals without a new block, ask the next node."""
+        after a few block intervals without a new block, ask the other nodes first."""
         now = time.monotonic()
         if target > self._last_target:
             self._last_target, self._moved_at = target, now
-        elif now - self._moved_at > STUCK_AFTER and len(self._reader.nodes) > 1:
+        elif now - self._moved_at > STUCK_AFTER and self._chain.several_nodes:
             log.warning(
                 "node %s has had no new %s block for %.0f s (stuck at %d); asking the next node",
-                self._reader.node.name, self._mode, now - self._moved_at, target,
+                self._chain.node_name, self._mode, now - self._moved_at, target,
             )  # fmt: skip
-            self._reader.rotate()
+            self._chain.leave_node()
             self._moved_at = now
 
     def _node_is_behind(self, target: int) -> None:
@@ -190,14 +222,9 @@ class Follower:
             self._behind_logged_at = time.monotonic()
             log.warning(
                 "node %s is behind: its %s block is %d, we are at %d",
-                self._reader.node.name, self._mode, target, self._next - 1,
+                self._chain.node_name, self._mode, target, self._next - 1,
             )  # fmt: skip
-        self._reader.rotate()
-
-    def _broken_node(self, err: NodeError) -> None:
-        log.warning("node %s sent a broken chain: %s", self._reader.node.name, err)
-        self._reader.node.reset()
-        self._reader.rotate()
+        self._chain.leave_node()
 
 
 def check_links(blocks: list[Block], previous_id: str | None) -> None:

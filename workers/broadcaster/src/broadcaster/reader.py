@@ -11,9 +11,9 @@ import logging
 import threading
 
 from ipc_config import ChainSettings
+from steem_chain import NodePool, Stopped, Tip
 
-from broadcaster.chain import ChainReader, NodeClient, Stopped, Tip
-from broadcaster.follow import Batch, Follower
+from broadcaster.follow import Batch, ChainSource, Follower
 from broadcaster.publisher import Checkpoint
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,11 @@ class ChainThread:
         self._stop = threading.Event()
         self._loop = asyncio.get_running_loop()
         self.batches: asyncio.Queue[Batch | BaseException] = asyncio.Queue(QUEUE_BATCHES)
-        nodes = [NodeClient(url, chain.node_timeout) for url in chain.nodes]
-        self._reader = ChainReader(nodes, self._stop)
+        pool = NodePool(
+            chain.nodes, chain.node_timeout, self._stop,
+            max_in_flight=chain.max_in_flight, batch_size=chain.fetch_batch_size, mode=chain.mode,
+        )  # fmt: skip
+        self._source = ChainSource(pool)
         self._thread = threading.Thread(target=self._run, name="chain", daemon=True)
 
     def start(self) -> None:
@@ -54,9 +57,8 @@ class ChainThread:
         try:
             next_num = self._start_point()
             Follower(
-                self._reader, self._chain.mode, next_num, self._known_ids,
-                self._chain.fetch_batch_size, self._emit, self._stop,
-            ).run()  # fmt: skip
+                self._source, self._chain.mode, next_num, self._known_ids, self._emit, self._stop
+            ).run()
         except Stopped:
             pass
         except BaseException as err:  # hand it to the event loop, which exits non-zero
@@ -76,7 +78,7 @@ class ChainThread:
                 "no checkpoint in the stream; starting at START_BLOCK %d", self._chain.start_block
             )
             return self._chain.start_block
-        start = target_of(self._reader.tip(), mode)
+        start = target_of(self._source.tip(), mode)
         log.info(
             "no checkpoint and no START_BLOCK; starting at the current %s block %d", mode, start
         )

@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
-from broadcaster.blocks import BadBlock, block_num_of, parse_block
+from steem_chain.blocks import BadBlock, block_num_of, parse_block
 
 MAINNET = Path(__file__).parents[3] / "tests" / "fixtures" / "mainnet" / "steem-blocks"
 

@@ -1,0 +1,49 @@
+"""Daemon worker threads for blocking node calls.
+
+concurrent.futures' pools join their threads when the interpreter exits, so one request
+stalled on a node would hold a stopping process for the whole NODE_TIMEOUT; these threads
+are daemons, and a process told to stop exits at once.
+"""
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+
+class DaemonThreads:
+    """Runs submitted calls on up to `size` daemon threads, started as they are needed."""
+
+    def __init__(self, size: int, name: str = "steem-chain") -> None:
+        self._size = size
+        self._name = name
+        self._jobs: queue.SimpleQueue[tuple[Future, Callable[..., Any], tuple]] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._idle == 0 and self._threads < self._size:
+                self._threads += 1
+                name = f"{self._name}-{self._threads}"
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+            else:
+                self._idle -= 1 if self._idle else 0
+        self._jobs.put((future, fn, args))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, fn, args = self._jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as err:  # handed to whoever waits on the future
+                    future.set_exception(err)
+            with self._lock:
+                self._idle += 1
