@@ -49,6 +49,7 @@ class Health:
     cooling_until: float = 0.0
     tip: Tip | None = None
     tip_at: float = -math.inf
+    full_at: float = -math.inf  # when every slot was last in use
     requests: int = 0
     blocks: int = 0
     _cooldown: Backoff = field(default_factory=lambda: Backoff(5.0, 120.0))
@@ -75,13 +76,14 @@ class Health:
         """Nodes that failed lately, then those asking for fewer requests, come last."""
         return now < self.demoted_until, now < self.cooling_until
 
-    def started(self) -> None:
+    def started(self, now: float) -> None:
         self.in_flight += 1
         self.requests += 1
+        if self.in_flight >= self.allowed(now):
+            self.full_at = now
 
     def succeeded(self, now: float, latency: float | None = None, blocks: int = 0) -> None:
         """An answer; `latency` and `blocks` for a batch of blocks (they teach us its pace)."""
-        saturated = self.in_flight >= self.allowed(now)
         self.in_flight -= 1
         self.failures = 0
         self.throttled_last = False
@@ -93,6 +95,10 @@ class Health:
         if latency is None:
             return
         self.blocks += blocks
+        # An answer to a request during whose flight every slot was in use grows them (like
+        # TCP's slow start: doubling each round trip); when slots stayed unused, the node is
+        # not what holds us back.
+        saturated = self.full_at >= now - latency - 1e-3
         if blocks >= max(1, self.batch // 2):  # near the head, single blocks say little
             self.latency = latency if self.latency is None else (
                 SMOOTHING * latency + (1 - SMOOTHING) * self.latency

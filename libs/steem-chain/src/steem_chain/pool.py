@@ -95,7 +95,7 @@ class NodePool:
             now = self.clock()
             node = choose([n for n in self.ranked(now) if n.health.free(now)], now)
             if node is not None:
-                node.health.started()
+                node.health.started(now)
             return node
 
     def take(
@@ -113,7 +113,7 @@ class NodePool:
                     return None
                 node = next((n for n in usable if n not in avoid and n.health.free(now)), None)
                 if node is not None:
-                    node.health.started()
+                    node.health.started(now)
                     return node
                 self._cond.wait(min(0.1, max(0.001, self.next_change(now) - now)))
 
