@@ -17,7 +17,7 @@ from steem_worker.connection import close, connect, ensure_streams
 from steem_worker.consumers import ensure_consumer
 from steem_worker.delivery import Delivery, Timing, confirm_ack
 from steem_worker.handled_ids import HandledIds
-from steem_worker.worker import JetStreamOutlet
+from steem_worker.worker import Context, JetStreamOutlet
 from support import BIN, free_port
 
 STREAM = WorkerSettings.from_env({})
@@ -296,7 +296,7 @@ def test_messages_buffered_from_a_late_pull_are_left_with_a_stale_batch(nats_ser
         stop = asyncio.Event()
 
         async def handle(msg):
-            return await worker.dispatch(msg, settings, params, JetStreamOutlet(js))
+            return await worker.dispatch(msg, Context(settings, params, JetStreamOutlet(js)))
 
         consumer = Delivery(
             nc, "STEEM", "tester", Timing(ACK_WAIT), 4, HandledIds(100), stop, handle

@@ -333,8 +333,9 @@ class ServiceSettings(LogSettings, NatsSettings, StreamSettings):
     """What every long-running process needs: its log level, NATS and the stream."""
 
 
-class WorkerSettings(ServiceSettings):
-    """A worker's settings: where it keeps what it handled, and how it takes messages.
+class WorkerSettings(ServiceSettings, ChainSettings):
+    """A worker's settings: where it keeps what it handled, how it takes messages, and the
+    nodes its handlers read the chain from (`meta.chain`).
 
     The delivery values override the ones its code gives `Worker(...)`; unset, the code's
     values hold.

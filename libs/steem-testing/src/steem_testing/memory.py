@@ -31,6 +31,7 @@ from ipc_config import (
 )
 from nats.aio.msg import Msg
 from steem_worker import Worker
+from steem_worker.worker import Context
 
 from steem_testing.messages import op_headers
 
@@ -42,6 +43,7 @@ class WorkerHarness:
         self.worker = worker
         self.settings = worker.settings_type.from_env({"WORKER_STATE_DIR": state, **(env or {})})
         self.params = worker.params(self.settings)
+        self.context = Context(self.settings, self.params, self)
         self.dead_letters: list[tuple[str, bytes, dict[str, str]]] = []
         self.requests: list[dict[str, Any]] = []  # what the handlers asked the signer for
         self._seq = 0
@@ -80,7 +82,7 @@ class WorkerHarness:
             data=data,
             headers=dict(headers),
         )
-        verdict = await self.worker.dispatch(msg, self.settings, self.params, self)
+        verdict = await self.worker.dispatch(msg, self.context)
         return verdict.outcome
 
     async def store(self, subject: str, data: bytes, headers: dict[str, str]) -> None:

@@ -38,6 +38,16 @@ class Meta:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     settings: Any = field(default=None, repr=False)  # the worker's settings
     _actor: Actor | None = field(default=None, repr=False, compare=False)
+    _context: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def chain(self) -> Any:
+        """Read-only chain calls on STEEM_NODES, with the broadcaster's failover:
+        `await meta.chain.post(author, permlink)`, `.account(name)`,
+        `.dynamic_global_properties()` (see `steem_chain.aio.AsyncChain`)."""
+        if self._context is None:
+            raise RuntimeError("meta.chain works on the meta a worker hands its handler")
+        return self._context.chain
 
     async def act(self, action: Action) -> str:
         """Ask the signer for `action` (vote(...), transfer(...)...); the request is stored
@@ -47,9 +57,11 @@ class Meta:
         return await self._actor(action)
 
     @classmethod
-    def of(cls, msg: Msg, subject: str, settings: Any, worker: str, publish: Publish) -> "Meta":
+    def of(
+        cls, msg: Msg, subject: str, settings: Any, worker: str, publish: Publish, context: Any
+    ) -> "Meta":
         """The meta of `msg`, published on `subject` (a replayed dead letter's own), for
-        `worker`, whose requests `publish` stores."""
+        `worker`, whose requests `publish` stores; `context.chain` answers `meta.chain`."""
         headers = dict(msg.headers or {})
         msg_id, trx_id = message_id(msg), headers.get(HEADER_TRX_ID, "")
         timestamp = headers.get(HEADER_TIMESTAMP, "")
@@ -66,4 +78,5 @@ class Meta:
             headers=headers,
             settings=settings,
             _actor=actor,
+            _context=context,
         )

@@ -83,6 +83,25 @@ class JetStreamOutlet:
         await self._js.publish(subject, data, headers=headers, timeout=_PUBLISH_TIMEOUT)
 
 
+class Context:
+    """What every message of one run of a worker is handled with."""
+
+    def __init__(self, settings: WorkerSettings, params: DeliveryParams, outlet: Outlet) -> None:
+        self.settings = settings
+        self.params = params
+        self.outlet = outlet  # where dead letters and requests are stored
+        self._chain: Any = None
+
+    @property
+    def chain(self) -> Any:
+        """The read-only chain client on STEEM_NODES, made on first use (`meta.chain`)."""
+        if self._chain is None:
+            from steem_chain.aio import AsyncChain  # beem: loaded only by workers that read
+
+            self._chain = AsyncChain.from_settings(self.settings)
+        return self._chain
+
+
 @dataclass(frozen=True)
 class _Route:
     handler: Handler
@@ -225,27 +244,24 @@ class Worker(Generic[S]):
         except Idle as why:
             await service.idle(str(why))
             return
-        params = self.params(settings)
-        outlet = JetStreamOutlet(service.js)
+        context = Context(settings, self.params(settings), JetStreamOutlet(service.js))
 
         async def handle(msg: Msg) -> Verdict:
-            return await self.dispatch(msg, settings, params, outlet)
+            return await self.dispatch(msg, context)
 
         plan = consumer_plan(self.name, list(self._routes))
         async with asyncio.TaskGroup() as tasks:  # one failing stops the others
-            tasks.create_task(run_consumers(service, self.name, plan, params, handle))
+            tasks.create_task(run_consumers(service, self.name, plan, context.params, handle))
             for task in self._running:
                 tasks.create_task(task(service))
 
     # -- one message ---------------------------------------------------------------------
 
-    async def dispatch(
-        self, msg: Msg, settings: S, params: DeliveryParams, outlet: Outlet
-    ) -> Verdict:
-        """Hand `msg` to its handler and turn the outcome into what the server hears;
-        `outlet` stores the handler's requests and the dead letters."""
+    async def dispatch(self, msg: Msg, context: "Context") -> Verdict:
+        """Hand `msg` to its handler and turn the outcome into what the server hears."""
+        params, outlet = context.params, context.outlet
         subject = (msg.headers or {}).get(HEADER_DEAD_SUBJECT) or msg.subject
-        meta = Meta.of(msg, subject, settings, self.name, outlet.store)
+        meta = Meta.of(msg, subject, context.settings, self.name, outlet.store, context)
         where = describe(subject, meta.block_num, meta.msg_id)
         route = self._route_of(subject)
         try:
