@@ -365,3 +365,28 @@ def test_wildcard_subjects_a_background_task_and_idling(settings, caplog):
     assert set(ticks) == {"tester"}
     assert still_up
     assert "IDLER_ACCOUNT is not set: nothing to do; idle" in caplog.text
+
+
+@pytest.mark.parametrize("once", [True, False])
+def test_an_operation_a_fork_re_includes_is_handled_once_unless_asked_otherwise(settings, once):
+    """Head mode: a fork publishes the same transaction again in a block with another id.
+    The operation (same transaction id and index) reaches the handler once by default."""
+
+    async def scenario():
+        s = settings()
+        first = op_message("comment", {"n": 1}, block_num=7, trx_index=2, op_index=0)
+        again = op_message("comment", {"n": 1}, block_num=8, trx_index=0, op_index=0)
+        again[2]["Steem-Trx-Id"] = first[2]["Steem-Trx-Id"]  # the same transaction
+        last = op_message("comment", {"n": 2}, block_num=9)
+        await publish(s, [first, again, last])
+        worker, seen = Worker("tester", once_per_operation=once), []
+
+        @worker.on("comment")
+        async def handler(op, meta):
+            seen.append((op["n"], meta.block_num))
+
+        await run_until(worker, s, lambda: seen[-1:] == [(2, 9)])
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen == ([(1, 7), (2, 9)] if once else [(1, 7), (1, 8), (2, 9)])

@@ -44,6 +44,7 @@ _CONTRACT = [
     "block_msg_id",
     "dead_subject",
     "op_msg_id",
+    "operation_key",
     "op_subject",
     "op_type_name",
     "process_status_key",

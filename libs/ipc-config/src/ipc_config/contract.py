@@ -89,6 +89,17 @@ def op_msg_id(block_id: str, trx_index: int, op_index: int) -> str:
     return f"{block_id}/{trx_index}/{op_index}"
 
 
+def operation_key(msg_id: str, trx_id: str) -> str:
+    """What stays the same when a fork re-includes an operation in another block: its
+    transaction id and index (`<trx id>/<op index>`), for a message id of the form
+    `<block id>/<trx>/<op>` with a transaction id; otherwise the message id itself
+    (virtual operations, blocks, and legacy blocks without transaction ids)."""
+    parts = msg_id.split("/")
+    if trx_id and len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        return f"{trx_id}/{parts[2]}"
+    return msg_id
+
+
 def block_msg_id(block_id: str) -> str:
     """Id of the `steem.block` message that closes a block."""
     return f"{block_id}/block"

@@ -164,15 +164,6 @@ def _amount(amount: str) -> None:
 Publish = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
 
 
-def trigger_of(msg_id: str, trx_id: str) -> str:
-    """What a request id is keyed on: the transaction and operation index for an operation
-    (`<block id>/<trx>/<op>`), which a fork does not change; the message id otherwise."""
-    parts = msg_id.split("/")
-    if trx_id and len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-        return f"{trx_id}/{parts[2]}"
-    return msg_id
-
-
 @dataclass
 class Actor:
     """The requests of one handled message, numbered in the order the handler asks."""

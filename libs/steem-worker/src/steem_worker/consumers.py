@@ -48,6 +48,7 @@ class DeliveryParams:
     ack_wait: float
     max_deliver: int
     retry_delay: float
+    once_per_operation: bool = True  # an operation a fork re-includes is not handled again
 
 
 def consumer_plan(worker: str, subjects: list[str]) -> list[tuple[str, list[str]]]:
@@ -118,7 +119,8 @@ async def run_consumers(
     timing = Timing(params.ack_wait)
     deliveries = [
         Delivery(service.nc, stream, worker, timing, params.batch_size, handled, service.stop,
-                 one_at_a_time, watch.fetched if watch and stream == STREAM_NAME else None)
+                 one_at_a_time, watch.fetched if watch and stream == STREAM_NAME else None,
+                 params.once_per_operation)
         for stream, _ in plan
     ]  # fmt: skip
     checking = None

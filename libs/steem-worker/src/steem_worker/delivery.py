@@ -28,9 +28,12 @@ its time ran out. Every rule below closes one of those gaps, in terms of `ack_wa
   `ack_wait` of connected time.
 - **Slow handlers keep their message.** While a handler runs, the worker tells the server
   every `ack_wait / 3` that it is still working on it.
-- **Repeats are recognised.** A message whose id this worker handled before (its ack was
-  lost, say nats-server was killed before writing it down) is acked, not handled; the
-  ids live in `HandledIds`, in a file that outlives the process.
+- **Repeats are recognised.** A message this worker handled before (its ack was lost,
+  say nats-server was killed before writing it down) is acked, not handled; the ids live
+  in `HandledIds`, in a file that outlives the process. An operation is known by its
+  transaction id and index (`ipc_config.operation_key`), which a fork does not change:
+  re-included in another block, it is not handled twice (unless the worker follows forks
+  itself and asks for every copy, `Worker(..., once_per_operation=False)`).
 - **Stopping hands back.** At SIGTERM what was fetched but not reached is nak'ed, so
   another copy can take it at once.
 """
@@ -43,7 +46,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import nats.errors
-from ipc_config import HEADER_BLOCK_NUM, HEADER_MSG_ID, HEADER_ORIGINAL_MSG_ID
+from ipc_config import (
+    HEADER_BLOCK_NUM,
+    HEADER_MSG_ID,
+    HEADER_ORIGINAL_MSG_ID,
+    HEADER_TRX_ID,
+    operation_key,
+)
 from ipc_config.backoff import Backoff
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -204,6 +213,7 @@ class Delivery:
         stop: asyncio.Event,
         handle: Handle,
         fetched: Callable[[list[Msg]], None] | None = None,
+        once_per_operation: bool = True,
     ) -> None:
         self._nc = nc
         self._stream, self._durable = stream, durable
@@ -213,6 +223,7 @@ class Delivery:
         self._stop = stop
         self._handle = handle
         self._fetched = fetched or (lambda messages: None)  # told of every fetch's result
+        self._once_per_operation = once_per_operation
         self._subscription: JetStreamContext.PullSubscription | None = None
         # The window of the last pull: what nats-py buffers after it is as old as it.
         self._window = DeliveryWindow(timing)
@@ -280,17 +291,23 @@ class Delivery:
         return True
 
     async def _deliver(self, msg: Msg) -> None:
+        headers = msg.headers or {}
         msg_id = message_id(msg)
-        where = describe(msg.subject, (msg.headers or {}).get(HEADER_BLOCK_NUM, ""), msg_id)
-        if msg_id and msg_id in self._handled:
-            # Our ack of it was lost (nats-server killed, say): the server gave it again.
+        key = (
+            operation_key(msg_id, headers.get(HEADER_TRX_ID, ""))
+            if self._once_per_operation
+            else msg_id
+        )
+        where = describe(msg.subject, headers.get(HEADER_BLOCK_NUM, ""), msg_id)
+        if key and key in self._handled:
+            # Our ack of it was lost (nats-server killed, say), or a fork re-included it.
             log.info("%s came again after it was handled here; acknowledging it", where)
             await confirm_ack(msg, self._nc, self._timing.ack_wait, self._stop, where)
             return
         async with kept_alive(msg, self._timing):
             verdict = await self._handle(msg)
-        if verdict.remember and msg_id:
-            self._handled.add(msg_id)
+        if verdict.remember and key:
+            self._handled.add(key)
         with contextlib.suppress(nats.errors.Error):
             if verdict.action == "nak":
                 await msg.nak(delay=verdict.delay)

@@ -18,10 +18,11 @@ from ipc_config import (
     HEADER_BLOCK_NUM,
     HEADER_TIMESTAMP,
     HEADER_TRX_ID,
+    operation_key,
 )
 from nats.aio.msg import Msg
 
-from steem_worker.actions import Action, Actor, Publish, trigger_of
+from steem_worker.actions import Action, Actor, Publish
 from steem_worker.delivery import message_id
 
 
@@ -65,7 +66,7 @@ class Meta:
         headers = dict(msg.headers or {})
         msg_id, trx_id = message_id(msg), headers.get(HEADER_TRX_ID, "")
         timestamp = headers.get(HEADER_TIMESTAMP, "")
-        actor = Actor(worker, trigger_of(msg_id, trx_id), timestamp, publish)
+        actor = Actor(worker, operation_key(msg_id, trx_id), timestamp, publish)
         return cls(
             subject=subject,
             type=subject.rsplit(".", 1)[-1],

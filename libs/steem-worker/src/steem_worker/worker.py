@@ -20,7 +20,9 @@ Handlers take the message's body and its `Meta`. `on(type)` takes an operation t
 
 The worker reads through a durable consumer named after it, so it resumes where it
 stopped and several copies share the work; `steem_worker.delivery` says how a crash, an
-outage or a slow handler is kept from running anything twice. Its settings class
+outage or a slow handler is kept from running anything twice. An operation that a fork
+(head mode) re-includes in another block is not handed over again: a worker that undoes
+what abandoned blocks did (`on_fork`) and wants every copy says `once_per_operation=False`. Its settings class
 (`WorkerSettings` or a subclass) is read at start and handed to handlers as
 `meta.settings`; WORKER_ACK_WAIT, WORKER_BATCH_SIZE, WORKER_MAX_DELIVER and
 WORKER_RETRY_DELAY override the values given here.
@@ -131,12 +133,15 @@ class Worker(Generic[S]):
         max_deliver: int = 5,
         retry_delay: float = 5.0,
         ack_wait: float = 10.0,
+        once_per_operation: bool = True,
     ) -> None:
         if not worker_name_is_valid(name):
             raise ValueError(f"worker name {name!r} must be one word (it names the consumer)")
         self.name = name
         self.settings_type = settings
-        self._defaults = DeliveryParams(batch_size, ack_wait, max_deliver, retry_delay)
+        self._defaults = DeliveryParams(
+            batch_size, ack_wait, max_deliver, retry_delay, once_per_operation
+        )
         self._routes: dict[str, _Route] = {}
         self._on_start: list[StartHook] = []
         self._running: list[Background] = []
@@ -233,6 +238,7 @@ class Worker(Generic[S]):
             ack_wait=settings.ack_wait or d.ack_wait,
             max_deliver=settings.max_deliver or d.max_deliver,
             retry_delay=settings.retry_delay or d.retry_delay,
+            once_per_operation=d.once_per_operation,
         )
 
     async def _main(self, service: Service[S]) -> None:
