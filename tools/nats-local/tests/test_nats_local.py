@@ -19,6 +19,7 @@ START_LINE = re.compile(
     r"^nats: nats-server \d+\.\d+\.\d+ ready on nats://127\.0\.0\.1:(\d+), "
     r"JetStream files in (.+)$"
 )
+MADE_LINE = re.compile(r"^nats: made \.data/nats-local/(\d+)\.nk \(mode 0600\), the nkey ")
 # Started by a shell in the background, pytest's children would find SIGINT ignored, and
 # nats-local (like the restart loop) keeps an ignored signal ignored: start them with the
 # stop signals at their defaults, as honcho does.
@@ -59,18 +60,26 @@ def running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def own_lines(proc) -> list[str]:
+    """What nats-local printed, but the line of a first start that says it made its nkey."""
+    return [line for line in proc.stderr.lines if not MADE_LINE.match(line)]
+
+
 def test_one_line_at_start_and_nothing_else_until_it_stops(procs, tmp_path):
     port = free_port()
-    proc = nats_local(procs, tmp_path, port)
-    found = START_LINE.match(proc.stderr.wait_for(START_LINE.pattern).string)
-    assert found[1] == str(port) and found[2] == str(tmp_path / "js")
-    assert answers_nats(port)
-    assert (tmp_path / "js" / "jetstream").is_dir()
+    for start in ("first", "later"):
+        proc = nats_local(procs, tmp_path, port)
+        found = START_LINE.match(proc.stderr.wait_for(START_LINE.pattern).string)
+        assert found[1] == str(port) and found[2] == str(tmp_path / "js")
+        assert answers_nats(port)
+        assert (tmp_path / "js" / "jetstream").is_dir()
 
-    proc.popen.send_signal(signal.SIGTERM)
-    assert proc.popen.wait(10) == 0
-    assert proc.stderr.lines == [found.string]  # the banner and the shutdown lines are hidden
-    assert proc.stdout.lines == []
+        proc.popen.send_signal(signal.SIGTERM)
+        assert proc.popen.wait(10) == 0
+        assert own_lines(proc) == [found.string]  # the banner and shutdown lines are hidden
+        made = [MADE_LINE.match(line)[1] for line in proc.stderr.lines if MADE_LINE.match(line)]
+        assert made == ([str(port)] if start == "first" else []), "its nkey is made once"
+        assert proc.stdout.lines == []
 
 
 def test_a_port_already_taken_is_shown_and_the_server_exit_code_comes_back(procs, tmp_path):
@@ -92,7 +101,7 @@ def test_sigint_and_sighup_stop_the_server_cleanly(procs, tmp_path, signum):
     proc.popen.send_signal(signum)
     assert proc.popen.wait(10) == 0
     assert not running(server)
-    assert len(proc.stderr.lines) == 1, proc.stderr.text()
+    assert len(own_lines(proc)) == 1, proc.stderr.text()
 
 
 def test_the_server_killed_kills_nats_local_with_the_same_signal(procs, tmp_path):

@@ -13,6 +13,7 @@ working directory (or a parent) is loaded once, with python-dotenv, and never ov
 variable that is already set.
 """
 
+import ipaddress
 import logging
 import os
 import re
@@ -202,6 +203,17 @@ class LogSettings(Settings):
 
 _CREDS_MARKERS = ("BEGIN NATS USER JWT", "BEGIN USER NKEY SEED")
 _USER_SEED = re.compile(r"SU[A-Z2-7]{56}")
+# The bundled server's credentials, relative to the working directory like `.data/jetstream`.
+LOCAL_CREDENTIALS_DIR = Path(".data", "nats-local")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 class NatsSettings(Settings):
@@ -210,7 +222,8 @@ class NatsSettings(Settings):
     Credentials: `nats://user:password@host` or `nats://token@host` in NATS_URL, a
     NATS_CREDS file (JWT and nkey seed, as managed NATS services hand out), or a NATS_NKEY
     seed file (a server that lists nkey users). `tls://` URLs use TLS, checked against the
-    system's CAs or NATS_TLS_CA.
+    system's CAs or NATS_TLS_CA. Settings naming none of these may also offer the bundled
+    server's own credentials (`local_credentials`).
     """
 
     urls: Annotated[tuple[str, ...], NoDecode] = setting(
@@ -275,6 +288,35 @@ class NatsSettings(Settings):
     def local_port(self) -> int:
         """Port of the first NATS URL: the one the local `nats` process listens on."""
         return urlsplit(self.urls[0]).port or _NATS_DEFAULT_PORT
+
+    @property
+    def local_credentials_file(self) -> Path:
+        """Where the bundled server of this port (`nats-local`) keeps the nkey seed it
+        requires: `.data/nats-local/<port>.nk`, relative to the working directory."""
+        return LOCAL_CREDENTIALS_DIR / f"{self.local_port}.nk"
+
+    def local_credentials(self, workdir: Path | None = None) -> Path | None:
+        """The bundled server's seed file, to offer along with these settings; or None.
+
+        Only settings that name no credentials of their own (none in NATS_URL, no
+        NATS_CREDS, no NATS_NKEY, no TLS) and whose first URL is `nats://` on loopback
+        offer it, and only if nats-local made it (in `workdir`, default the working
+        directory). Offering it costs other servers nothing: a client signs with an nkey
+        only the nonce of a server that asks for one, so a server without credentials is
+        sent none, and the seed itself never leaves the file.
+        """
+        own = any("@" in urlsplit(url).netloc for url in self.urls)
+        if own or self.creds_file or self.nkey_file or self.uses_tls:
+            return None
+        first = urlsplit(self.urls[0])
+        if first.scheme != "nats" or not _is_loopback(first.hostname):
+            return None
+        path = (workdir or Path()) / self.local_credentials_file
+        try:
+            holds_seed = _USER_SEED.fullmatch(path.read_text(errors="replace").strip())
+        except OSError:
+            return None
+        return path if holds_seed else None
 
 
 class StreamSettings(Settings):

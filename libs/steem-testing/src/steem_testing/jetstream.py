@@ -4,29 +4,52 @@ s = WorkerSettings.from_env({"NATS_URL": server.url, "WORKER_STATE_DIR": str(tmp
 await publish(s, [("steem.op.comment", b'{"n": 1}', {"Nats-Msg-Id": "b/0/0"})])
 await serve_until(worker, s, lambda: seen == [1])
 info = await with_js(s, lambda js: js.consumer_info("STEEM", "bot"))
+messages = await stream_messages(local_nats(url, tmp_path))   # a honcho run's closed NATS
+
+Every helper connects as the app's processes do (`connect_options`): with what the
+settings name, or a URL alone. The bundled server (nats-local) of a honcho run lets in
+only holders of its nkey, which its processes find in their working directory; a test
+runs elsewhere, so it names that nkey with `local_nats(url, workdir)`.
 """
 
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
-from ipc_config import BLOCK_SUBJECT, STREAM_NAME, ServiceSettings
+from ipc_config import BLOCK_SUBJECT, STREAM_NAME, NatsSettings, ServiceSettings
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from steem_worker import Worker
-from steem_worker.connection import ensure_streams
+from steem_worker.connection import connect_options, ensure_streams
 
 T = TypeVar("T")
+Target = str | NatsSettings  # a URL, or the settings of a process
 
 
-async def with_js(
-    settings: ServiceSettings, action: Callable[[JetStreamContext], Awaitable[T]]
-) -> T:
+def local_nats(url: str, workdir: Path) -> NatsSettings:
+    """Settings for the bundled server at `url` whose processes run in `workdir`: its
+    nkey, as a process of that folder finds it, named as NATS_NKEY."""
+    seed = NatsSettings.from_env({"NATS_URL": url}).local_credentials(workdir)
+    if seed is None:
+        raise AssertionError(f"nats-local made no credentials for {url} in {workdir}")
+    return NatsSettings.from_env({"NATS_URL": url, "NATS_NKEY": str(seed.resolve())})
+
+
+async def connect_nats(target: Target, **options: Any) -> Client:
+    """A connection made with what `target` says, as `steem_worker.connection` makes it."""
+    if isinstance(target, str):
+        target = NatsSettings.from_env({"NATS_URL": target})
+    return await nats.connect(list(target.urls), **connect_options(target), **options)
+
+
+async def with_js(settings: Target, action: Callable[[JetStreamContext], Awaitable[T]]) -> T:
     """`action(js)` on a connection of its own, closed afterwards."""
-    nc = await nats.connect(list(settings.urls))
+    nc = await connect_nats(settings)
     try:
         return await action(nc.jetstream())
     finally:
@@ -77,9 +100,9 @@ class StoredMessage:
     data: bytes
 
 
-async def stream_messages(url: str, stream: str = STREAM_NAME) -> list[StoredMessage]:
+async def stream_messages(target: Target, stream: str = STREAM_NAME) -> list[StoredMessage]:
     """Every message `stream` holds, in order."""
-    nc = await nats.connect(url)
+    nc = await connect_nats(target)
     try:
         js = nc.jetstream()
         state = (await js.stream_info(stream)).state
@@ -95,9 +118,9 @@ async def stream_messages(url: str, stream: str = STREAM_NAME) -> list[StoredMes
         await nc.close()
 
 
-async def last_closed_block(url: str) -> int | None:
+async def last_closed_block(target: Target) -> int | None:
     """The number of the last block closed by a `steem.block` message (None before one)."""
-    nc = await nats.connect(url, allow_reconnect=False)
+    nc = await connect_nats(target, allow_reconnect=False)
     try:
         msg = await nc.jetstream().get_last_msg(STREAM_NAME, BLOCK_SUBJECT)
         return json.loads(msg.data)["block_num"]

@@ -3,14 +3,19 @@
 Workers start alongside nats-server under honcho, so a refused connection at start is
 normal: we wait (logging once, then every half minute) instead of crashing in a loop.
 Once connected, nats-py reconnects on its own for ever; we log each change of state.
+
+Credentials are what the settings name; settings that name none also offer the bundled
+server's nkey when nats-local made one for their port (`NatsSettings.local_credentials`).
 """
 
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -84,13 +89,16 @@ class _ConnectionLog:
         log.info("reconnected to NATS at %s", self._where)
 
 
-def connect_options(settings: NatsSettings) -> dict[str, Any]:
-    """NATS_CREDS, NATS_NKEY and TLS as options of `nats.connect`."""
+def connect_options(settings: NatsSettings, workdir: Path | None = None) -> dict[str, Any]:
+    """NATS_CREDS, NATS_NKEY and TLS as options of `nats.connect`, or else the bundled
+    server's nkey if nats-local made one for this port (in `workdir`, default here)."""
     options: dict[str, Any] = {}
     if settings.creds_file is not None:
         options["user_credentials"] = str(settings.creds_file)
-    if settings.nkey_file is not None:
-        options["nkeys_seed"] = str(settings.nkey_file)
+    # nats-py reads the seed file itself, at each signature: it never passes through us.
+    nkey_file = settings.nkey_file or settings.local_credentials(workdir)
+    if nkey_file is not None:
+        options["nkeys_seed"] = str(nkey_file)
     if settings.uses_tls:
         cafile = str(settings.tls_ca_file) if settings.tls_ca_file else None
         options["tls"] = ssl.create_default_context(cafile=cafile)
@@ -102,6 +110,33 @@ async def connect(settings: NatsSettings, name: str) -> Client:
 
     Raises NatsRefused when the server rejects our credentials at the first connect.
     """
+    offered = _local_file_state(settings)
+    while True:
+        try:
+            return await _connect(settings, name)
+        except NatsRefused:
+            # nats-local writes its seed before its server listens: a client started
+            # before that (a first start, a wiped `.data`) tries again with the new seed.
+            now = _local_file_state(settings)
+            if now is None or now == offered:
+                raise
+            log.debug("the local NATS's credentials changed; connecting with them")
+            offered = now
+
+
+def _local_file_state(settings: NatsSettings) -> tuple[int, int, int] | None:
+    """Which seed file connect_options offers now (inode and time), None if none."""
+    path = settings.local_credentials()
+    if path is None:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_mtime_ns
+
+
+async def _connect(settings: NatsSettings, name: str) -> Client:
     events = _ConnectionLog(settings)
     connecting = asyncio.ensure_future(
         nats.connect(

