@@ -9,8 +9,9 @@ follow its health). Answers may come back in any order; `next_span` returns only
 range that comes next, so the caller sees the chain in order and checks each range
 against the block before it. A failed range is asked again, of another node first; a
 range stuck on a slow node is also asked of another one (the first answer wins); nothing
-is ever skipped. How far ahead we fetch is bounded (MAX_AHEAD blocks), so memory stays
-flat whatever the distance to the head.
+is ever skipped. How far ahead we fetch is bounded (MAX_AHEAD blocks, and no more than
+READY_MAX_BATCHES batches waiting for a caller that is slower than the nodes), so memory
+stays flat whatever the distance to the head.
 
 Which node gets a range: far from the target, any node but those whose last tip is below
 it (tips are asked now and then, in the same slots, to learn which nodes lag); within
@@ -35,6 +36,7 @@ from steem_chain.threads import DaemonThreads
 log = logging.getLogger(__name__)
 
 MAX_AHEAD = 1_000  # blocks fetched or in flight beyond the one handed over next
+READY_MAX_BATCHES = 4  # batches fetched and next in line, waiting for the caller, at most
 HEAD_MARGIN = 30  # blocks this close to the target are asked of the node we follow
 TIP_MAX_AGE = 10.0  # seconds before a node's tip is asked again (only while catching up)
 HEDGE_AFTER = (0.5, 4.0)  # ask another node too after max(0.5 s, 4 x the node's latency)
@@ -142,7 +144,11 @@ class BlockFetcher:
                 break
             i += 1
         self._hedge(now)
-        while self._frontier <= self._target and self._frontier - self._next < self._window(now):
+        while (
+            self._frontier <= self._target
+            and self._frontier - self._next < self._window(now)
+            and self._ready() < READY_MAX_BATCHES * self._pool.max_batch
+        ):
             r = _Range(self._frontier, min(self._target, self._frontier + self._pool.max_batch - 1))
             self._ranges.append(r)
             if not self._send(r, len(self._ranges) - 1, now):
@@ -217,6 +223,16 @@ class BlockFetcher:
         room = sum(n.health.allowed(now) * n.health.batch for n in usable)
         # Twice what may be in flight: answers that overtook a slower one wait their turn.
         return min(self._ahead, self._pool.max_batch + 2 * room)
+
+    def _ready(self) -> int:
+        """Blocks here and next in line: when they pile up, the caller is what is slow,
+        and fetching further ahead would only take memory."""
+        ready = 0
+        for r in self._ranges:
+            if r.blocks is None:
+                break
+            ready += len(r.blocks)
+        return ready
 
     def _ask_tips(self, now: float) -> None:
         """While far from the target, learn which nodes have those blocks."""
