@@ -1,11 +1,12 @@
-"""Catch-up benchmark of issue 4: the baselines and the pipeline, in one run.
+"""Catch-up benchmark (issues 4 and 12): the baselines and the pipeline, in one run, over
+loopback and at a distance (50 and 200 ms added to every request by the replay node).
 
     uv run python bench/catchup.py            # the full run, a few minutes
     uv run python bench/catchup.py --quick    # a sanity run, about a minute
 
 Starts its own replay nodes and nats-servers on free loopback ports, measures beem,
 nats-py and the pipeline (`broadcaster` + `bot` console scripts) on the same archives,
-prints the tables and writes docs/bench/results.json and docs/bench/chart.png.
+prints the tables and the goals, and writes docs/bench/results.json and chart.png.
 """
 
 import argparse
@@ -23,6 +24,7 @@ from baselines import (
     fastest_beem,
     nats_baselines,
 )
+from chart import draw_chart
 from common import (
     ROOT,
     Archive,
@@ -34,7 +36,7 @@ from common import (
     start_replay_node,
 )
 from pipeline import run_pipeline
-from report import draw_chart, print_report
+from report import print_report
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,9 @@ class Plan:
     main_blocks: int = 7_000  # about 100,000 operations: the memory goal's catch-up
     scaling_blocks: tuple[int, ...] = (1_000, 5_000, 20_000)
     default_stream_blocks: int = 1_000  # beem's one-request-per-block stream, loopback
-    latency_s: float = 0.05
-    latency_default_blocks: int = 200  # beem's default stream does ~19 blocks/s there
+    latencies_s: tuple[float, ...] = (0.05, 0.2)  # added to every request: a distant node
+    # beem's default stream (a request per block) does ~19 blocks/s at 50 ms, ~4 at 200 ms
+    latency_default_blocks: tuple[int, ...] = (200, 60)
     latency_batched_blocks: int = 2_000
     fetch_batch_size: int | None = None  # FETCH_BATCH_SIZE for the broadcaster, if set
 
@@ -53,7 +56,7 @@ QUICK = Plan(
     main_blocks=1_000,
     scaling_blocks=(),
     default_stream_blocks=300,
-    latency_default_blocks=40,
+    latency_default_blocks=(40, 15),
     latency_batched_blocks=500,
 )
 
@@ -88,21 +91,23 @@ def _nats_baselines(workdir: Path, chain: Archive):
         return nats_baselines(nats_url, messages, chain.blocks)
 
 
-def measure_with_latency(workdir: Path, chain: Archive, plan: Plan) -> dict:
+def measure_with_latency(
+    workdir: Path, chain: Archive, plan: Plan, latency_s: float, default_blocks: int
+) -> dict:
     first = chain.first
-    options = ("--pace", "0", "--latency", str(plan.latency_s))
+    options = ("--pace", "0", "--latency", str(latency_s))
     with Processes(workdir) as procs:
         url, node = start_replay_node(procs, chain.path, *options)
-        ms = f"{plan.latency_s * 1000:.0f} ms"
-        say(f"beem default stream at {ms}/request, {plan.latency_default_blocks} blocks")
-        default = beem_default_stream(url, first, first + plan.latency_default_blocks - 1)
+        ms = f"{latency_s * 1000:.0f} ms"
+        say(f"beem default stream at {ms}/request, {default_blocks} blocks")
+        default = beem_default_stream(url, first, first + default_blocks - 1)
         say(f"beem batched at {ms}/request, {plan.latency_batched_blocks:,} blocks")
         last = min(chain.last, first + plan.latency_batched_blocks - 1)
         batched = beem_noderpc_batches(url, first, last, 50)
         say(f"pipeline at {ms}/request, {chain.blocks:,} blocks")
         pipeline = run_pipeline(workdir, chain, url, node, f"{ms}/request", _env(plan))
     return {
-        "latency_s": plan.latency_s,
+        "latency_s": latency_s,
         "beem_default": default.as_dict(),
         "beem_batched": batched.as_dict(),
         "pipeline": pipeline.as_dict(),
@@ -188,7 +193,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="steem-bench-") as tmp:
         workdir = Path(tmp)
         results["loopback"] = measure_loopback(workdir, chain, plan)
-        results["latency"] = measure_with_latency(workdir, chain, plan)
+        results["distances"] = [
+            measure_with_latency(workdir, chain, plan, latency, blocks)
+            for latency, blocks in zip(plan.latencies_s, plan.latency_default_blocks, strict=True)
+        ]
         results["scaling"] = measure_scaling(workdir, plan, results["loopback"]["pipeline"])
     results["seconds"] = round(time.monotonic() - started, 1)
     everything = save_results("catchup", results)

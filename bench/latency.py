@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from chart import draw_chart
 from common import (
     Archive,
     Proc,
@@ -31,7 +32,7 @@ from common import (
     wait_until,
 )
 from pipeline import Consumer, start_broadcaster, start_consumer
-from report import draw_chart, print_report
+from report import print_report
 
 MODES = ("head", "irreversible")
 START_UP_S = 3.0  # blocks visible before the pipelines had this long to start are not counted
