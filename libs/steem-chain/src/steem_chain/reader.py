@@ -20,7 +20,7 @@ from ipc_config.chain import BLOCK_INTERVAL
 from steem_chain.blocks import Block
 from steem_chain.node import Tip
 from steem_chain.pool import Node, NodePool
-from steem_chain.reasons import NodeError, Trouble, classify
+from steem_chain.reasons import NodeError, Stopped, Trouble, classify
 
 T = TypeVar("T")
 
@@ -50,6 +50,9 @@ class ChainReader:
                 continue
             try:
                 result = action(node)
+            except Stopped:
+                self.pool.release(node)
+                raise
             except Exception as err:  # each means "try another node", with its reason
                 failure = classify(err, node.client.timeout)
                 self.pool.failed(node, failure)
