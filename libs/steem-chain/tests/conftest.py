@@ -1,6 +1,6 @@
 """Fixtures of the steem-chain tests: a generated chain that real replay nodes serve.
 
-The nodes are the real replay node over HTTP (the root conftest's `replay_node` fixture
+The nodes are the real replay node over HTTP (the test kit's `replay_node` fixture
 starts it and stops it whatever happens); its fault options make it slow, flaky or down.
 """
 

@@ -8,7 +8,7 @@ import logging
 import time
 
 from steem_chain import BlockFetcher, ChainReader, NodePool
-from support import ReplayNode
+from steem_testing.servers import ReplayNode
 
 
 def read_all(pool: NodePool, chain, ahead: int = 1_000, tip=None) -> tuple[list, list[int]]:
@@ -32,9 +32,7 @@ def assert_whole_chain(blocks, chain) -> None:
 
 
 def served(node: ReplayNode) -> int:
-    from faults_support import node_status
-
-    return node_status(node.url)["requests_served"]
+    return node.status()["requests_served"]
 
 
 def blocks_of(pool: NodePool, url: str) -> int:

@@ -4,9 +4,10 @@ import logging
 import re
 import threading
 
-from steem_chain import ChainReader, NodePool, Stopped
+from steem_chain import ChainReader, NodeError, NodePool, Stopped
 from steem_chain.pool import OFFLINE_HINT
-from support import free_port, wait_until
+from steem_testing.servers import free_port
+from steem_testing.waiting import wait_until
 
 QUICK_ROUNDS = (0.2, 0.4)  # rounds of 0.2 s, then 0.4 s: the same policy, sooner
 
@@ -98,3 +99,22 @@ def _until_stopped(read):
         return read()
     except Stopped:
         return None
+
+
+def test_requests_in_flight_together_that_fail_together_are_one_line(caplog, stop):
+    """Several requests to a node that stops answering fail at once: one line, not one
+    per request; a different failure of the same node is said again."""
+    caplog.set_level(logging.INFO)
+    url = f"http://127.0.0.1:{free_port()}"
+    other = f"http://127.0.0.1:{free_port()}"
+    pool = NodePool([url, other], timeout=2, stop=stop)
+    node = pool.nodes[0]
+    for _ in range(3):
+        node.health.started(0)
+        pool.failed(node, NodeError("connection refused"))
+    node.health.started(0)
+    pool.failed(node, NodeError("timed out after 2 s"))
+    assert log_lines(caplog) == [
+        f"WARNING node {url}: connection refused",
+        f"WARNING node {url}: timed out after 2 s",
+    ]

@@ -8,7 +8,8 @@ import pytest
 from replay_node.accounts import DEMO_ACCOUNT, DEMO_PUBLIC_KEY
 from replay_node.archive import load_archive
 from steem_chain import AsyncChain, ChainReader, NodePool, RequestRefused
-from support import free_port, wait_until
+from steem_testing.servers import free_port
+from steem_testing.waiting import wait_until
 
 
 def first_post(chain) -> tuple[str, str]:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 from steem_chain import NodeClient, NodeError, Trouble
-from support import free_port
+from steem_testing.servers import free_port
 
 NOISE = re.compile(r"HTTPConnectionPool|Max retries|urllib3|object at 0x|Traceback|\n")
 

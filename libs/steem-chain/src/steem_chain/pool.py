@@ -30,6 +30,7 @@ OFFLINE_HINT = (
 ROUND_BACKOFF = (1.0, 30.0)
 DEFAULT_MAX_IN_FLIGHT = 8
 DEFAULT_BATCH_SIZE = 50
+SAME_FAILURE_QUIET = 2.0  # seconds during which a node's same failure is not said again
 
 
 @dataclass(eq=False)
@@ -80,6 +81,7 @@ class NodePool:
         self._trouble: set[int] = set()  # nodes whose last answer was a failure
         self._outage: _Outage | None = None
         self._backoff = Backoff(*round_backoff)
+        self._said: dict[int, tuple[str, float]] = {}  # node index -> last failure logged
 
     # -- choosing a node -------------------------------------------------------------
 
@@ -165,7 +167,7 @@ class NodePool:
             if counts:
                 self._trouble.add(node.index)
             if self._outage is None or not counts:
-                if not logged:
+                if not logged and not self._said_lately(node, err.reason, now):
                     log.warning("node %s: %s", node.name, err.reason)
                 if counts and len(self._trouble) == len(self.nodes):
                     self._begin_outage(now)
@@ -174,6 +176,15 @@ class NodePool:
                 if all(n.index in self._outage.reasons or n.health.paused(now) for n in self.nodes):
                     self._next_round(now)
             self._cond.notify_all()
+
+    def _said_lately(self, node: Node, reason: str, now: float) -> bool:
+        """The same failure of the same node a moment ago (requests in flight together fail
+        together): one line is enough."""
+        said = self._said.get(node.index)
+        if said is not None and said[0] == reason and now - said[1] < SAME_FAILURE_QUIET:
+            return True
+        self._said[node.index] = (reason, now)
+        return False
 
     def release(self, node: Node) -> None:
         """Give back a slot without an outcome (the call was interrupted)."""
