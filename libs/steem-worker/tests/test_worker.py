@@ -367,6 +367,32 @@ def test_wildcard_subjects_a_background_task_and_idling(settings, caplog):
     assert "IDLER_ACCOUNT is not set: nothing to do; idle" in caplog.text
 
 
+def test_sigterm_cancels_an_on_start_hook_that_waits(settings):
+    """A hook waiting for something that does not come (a node down at start) does not
+    keep the worker from stopping."""
+
+    async def scenario():
+        worker, cancelled = Worker("waiter"), []
+        worker.on("vote")(lambda op, meta: None)
+
+        @worker.on_start
+        async def wait_for_a_node(settings):
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+
+        stop = asyncio.Event()
+        serving = asyncio.create_task(worker.serve(settings(), stop))
+        await asyncio.sleep(0.3)  # deliberate: the hook is waiting by then
+        stop.set()
+        await asyncio.wait_for(serving, 5)
+        return cancelled
+
+    assert asyncio.run(scenario()) == [True]
+
+
 @pytest.mark.parametrize("once", [True, False])
 def test_an_operation_a_fork_re_includes_is_handled_once_unless_asked_otherwise(settings, once):
     """Head mode: a fork publishes the same transaction again in a block with another id.

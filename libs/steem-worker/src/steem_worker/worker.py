@@ -29,6 +29,7 @@ WORKER_RETRY_DELAY override the values given here.
 """
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -108,6 +109,23 @@ class Context:
 class _Route:
     handler: Handler
     when: Filter | None
+
+
+async def _unless_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
+    """Await `work`; if `stop` is set first, cancel it and return False."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False
 
 
 def subject_matches(pattern: str, subject: str) -> bool:
@@ -190,7 +208,8 @@ class Worker(Generic[S]):
     def on_start(self, hook: StartHook) -> StartHook:
         """Called with the settings once they are read, before anything is consumed: say
         what the worker does; raise ConfigError for a setting that cannot work, or
-        `Idle("why")` when optional settings are missing (the worker stays up, idle)."""
+        `Idle("why")` when optional settings are missing (the worker stays up, idle). An
+        async hook may wait (a node checked at start); SIGTERM cancels it."""
         self._on_start.append(hook)
         return hook
 
@@ -245,8 +264,9 @@ class Worker(Generic[S]):
         settings = service.settings
         try:
             for hook in self._on_start:
-                if inspect.isawaitable(result := hook(settings)):
-                    await result
+                result = hook(settings)
+                if inspect.isawaitable(result) and not await _unless_stopped(result, service.stop):
+                    return  # SIGTERM while the hook waited (for a node, say)
         except Idle as why:
             await service.idle(str(why))
             return
