@@ -45,6 +45,7 @@ class Health:
     failures: int = 0  # in a row
     throttled_last: bool = False  # the last answer was a 429 or 503
     paused_until: float = 0.0
+    asked_until: float = 0.0  # what the node's Retry-After asked for
     demoted_until: float = 0.0
     cooling_until: float = 0.0
     tip: Tip | None = None
@@ -142,6 +143,7 @@ class Health:
             backoff = self._throttled.next() if throttled_before else 0.0
             pause = min(err.retry_after, RETRY_AFTER_MAX) or backoff
             self.paused_until = now + pause
+            self.asked_until = now + min(err.retry_after, RETRY_AFTER_MAX)
             self.cooling_until = now + pause + self._cooldown.next()
         elif err.trouble is Trouble.SLOW:
             self.batch = max(1, self.batch // 2)

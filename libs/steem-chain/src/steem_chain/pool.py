@@ -199,9 +199,11 @@ class NodePool:
             self._cond.notify_all()
 
     def _pause_all(self, now: float) -> float:
+        """Every node back at the same time, so that each round asks each node once (and
+        none before its Retry-After)."""
         wait = self._backoff.next()
         for n in self.nodes:
-            n.health.paused_until = max(n.health.paused_until, now + wait)
+            n.health.paused_until = max(now + wait, n.health.asked_until)
         return wait
 
     def _begin_outage(self, now: float) -> None:
