@@ -6,9 +6,11 @@ import signal
 import pytest
 from replay_node.archive import load_archive, write_archive
 from replay_node.generate import generate_archive
-from support import BIN, FIXTURES, expected_messages, stored, wait_until
+from steem_testing.oracle import expected_messages, stored
+from steem_testing.paths import BIN, MAINNET
+from steem_testing.waiting import wait_until
 
-REAL_BLOCKS = FIXTURES / "mainnet" / "steem-blocks"
+REAL_BLOCKS = MAINNET / "steem-blocks"
 
 
 def broadcaster_env(nats_url: str, node_url: str, **extra: str) -> dict[str, str]:

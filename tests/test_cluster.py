@@ -10,14 +10,17 @@ post once; and neither client was restarted: both reconnected on their own.
 """
 
 import asyncio
-import signal
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
-import nats
+from ipc_config.chain import block_num_of
 from replay_node.archive import load_archive
-from support import BIN, Proc, expected_messages, expected_posts, free_port, stored, wait_until
+from steem_testing.jetstream import last_block_of, with_js
+from steem_testing.oracle import expected_messages, expected_posts, stored
+from steem_testing.paths import BIN
+from steem_testing.processes import Proc
+from steem_testing.servers import NatsServer, free_port
+from steem_testing.waiting import wait_until
 
 CLUSTER = "steem"
 # The sample's 400 blocks come one every PACE seconds. Blocks closed before the first
@@ -29,36 +32,19 @@ KILL_EVERY = 120
 DOWN_FOR = 90
 
 
-@dataclass
-class Node:
-    name: str
-    port: int
-    route_port: int
-    store: Path
-    proc: Proc | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-
-def start_node(procs, node: Node, nodes: list[Node]) -> None:
-    routes = ",".join(f"nats://127.0.0.1:{n.route_port}" for n in nodes if n is not node)
-    args = (
-        f"-a 127.0.0.1 -p {node.port} -js -sd {node.store} --server_name {node.name} "
-        f"--cluster_name {CLUSTER} --cluster nats://127.0.0.1:{node.route_port} --routes {routes}"
-    )
-    node.proc = procs([BIN / "nats-server", *args.split()], name=node.name)
-    node.proc.stderr.wait_for("Server is ready", timeout=15)
-
-
-def start_cluster(procs, tmp_path: Path) -> list[Node]:
-    """Three nodes, once JetStream has elected its meta leader."""
-    nodes = [
-        Node(f"n{i}", free_port(), free_port(), tmp_path / f"n{i}" / "jetstream") for i in (1, 2, 3)
-    ]
-    for node in nodes:
-        start_node(procs, node, nodes)
+def start_cluster(procs, tmp_path: Path) -> list[NatsServer]:
+    """Three nodes (`n1`, `n2`, `n3`), once JetStream has elected its meta leader."""
+    names = ("n1", "n2", "n3")
+    route_ports = {name: free_port() for name in names}
+    nodes = []
+    for name in names:
+        routes = ",".join(f"nats://127.0.0.1:{route_ports[n]}" for n in names if n != name)
+        options = (
+            f"--server_name {name} --cluster_name {CLUSTER} "
+            f"--cluster nats://127.0.0.1:{route_ports[name]} --routes {routes}"
+        )
+        store = tmp_path / name / "jetstream"
+        nodes.append(NatsServer(procs, store, options=tuple(options.split()), name=name).start())
     wait_until(
         lambda: all("metadata leader" in n.proc.stderr.text() for n in nodes),
         30,
@@ -67,22 +53,15 @@ def start_cluster(procs, tmp_path: Path) -> list[Node]:
     return nodes
 
 
-def kill_node(node: Node) -> None:
-    node.proc.signal(signal.SIGKILL)
-    node.proc.popen.wait(5)
-
-
 async def _stream_cluster(urls: list[str]) -> tuple[str | None, dict[str, tuple[bool, int]]]:
     """(stream leader, {replica: (current, lag)}) of STEEM, asked of any live node."""
-    nc = await nats.connect(servers=urls, allow_reconnect=False, connect_timeout=2)
-    try:
-        cluster = (await nc.jetstream(timeout=2).stream_info("STEEM")).cluster
-        replicas = {
-            r.name: (bool(r.current) and not r.offline, r.lag or 0) for r in cluster.replicas or []
-        }
-        return cluster.leader, replicas
-    finally:
-        await nc.close()
+    info = await with_js(
+        urls, lambda js: js.stream_info("STEEM"), 2, allow_reconnect=False, connect_timeout=2
+    )
+    replicas = {
+        r.name: (bool(r.current) and not r.offline, r.lag or 0) for r in info.cluster.replicas or []
+    }
+    return info.cluster.leader, replicas
 
 
 def stream_cluster(urls: list[str]):
@@ -92,26 +71,9 @@ def stream_cluster(urls: list[str]):
         return None, {}
 
 
-async def _last_block(urls: list[str]) -> int | None:
-    import json
-
-    from nats.js.errors import NotFoundError
-
-    nc = await nats.connect(servers=urls, allow_reconnect=False, connect_timeout=2)
-    try:
-        msg = await nc.jetstream(timeout=2).get_last_msg("STEEM", "steem.block")
-        return json.loads(msg.data)["block_num"]
-    except NotFoundError:
-        return None
-    finally:
-        await nc.close()
-
-
 def last_block(urls: list[str]) -> int:
-    try:
-        return asyncio.run(_last_block(urls)) or 0
-    except Exception:  # stream not there yet, election in progress
-        return 0
+    """The last block closed in the stream, 0 while the cluster cannot say."""
+    return last_block_of(urls, timeout=2) or 0
 
 
 def printed_urls(bot: Proc) -> list[str]:
@@ -122,8 +84,8 @@ def test_a_three_node_cluster_loses_and_regains_each_node_without_loss_or_duplic
     tmp_path, procs, replay_node, read_stream
 ):
     blocks = load_archive(None)
-    first = int(blocks[0]["block_id"][:8], 16)
-    last = int(blocks[-1]["block_id"][:8], 16)
+    first = block_num_of(blocks[0]["block_id"])
+    last = block_num_of(blocks[-1]["block_id"])
     nodes = start_cluster(procs, tmp_path)
     every_url = [n.url for n in nodes]
 
@@ -157,14 +119,14 @@ def test_a_three_node_cluster_loses_and_regains_each_node_without_loss_or_duplic
     for round_, victim in enumerate(victims):
         at = first + FIRST_KILL_AFTER + KILL_EVERY * round_
         wait_until(lambda at=at: last_block(every_url) >= at, 60, f"block {at} stored")
-        kill_node(victim)
+        victim.kill()
         live = [n.url for n in nodes if n is not victim]
         wait_until(
             lambda at=at, live=live: last_block(live) >= at + DOWN_FOR,
             30,
             f"{DOWN_FOR} blocks stored while {victim.name} is down",
         )
-        start_node(procs, victim, nodes)
+        victim.start()  # same port, same store, same routes
         wait_until(
             lambda v=victim: (
                 (info := stream_cluster(every_url))[0]
@@ -205,12 +167,10 @@ def test_a_three_node_cluster_loses_and_regains_each_node_without_loss_or_duplic
 
 
 async def _replicas(urls: list[str], streams: tuple[str, ...]) -> dict[str, int]:
-    nc = await nats.connect(servers=urls, allow_reconnect=False, connect_timeout=2)
-    try:
-        js = nc.jetstream(timeout=2)
+    async def read(js) -> dict[str, int]:
         return {name: (await js.stream_info(name)).config.num_replicas for name in streams}
-    finally:
-        await nc.close()
+
+    return await with_js(urls, read, 2, allow_reconnect=False, connect_timeout=2)
 
 
 def test_raising_stream_replicas_grows_the_stream_and_both_buckets(tmp_path, procs, replay_node):
@@ -219,7 +179,7 @@ def test_raising_stream_replicas_grows_the_stream_and_both_buckets(tmp_path, pro
     nodes = start_cluster(procs, tmp_path)
     every_url = [n.url for n in nodes]
     node = replay_node(None, "--pace", "0", "--irreversible-lag", "0")
-    first = int(load_archive(None)[0]["block_id"][:8], 16)
+    first = block_num_of(load_archive(None)[0]["block_id"])
     streams = ("STEEM", "KV_steem_status", "KV_steem_lease")
 
     def run_broadcaster(replicas: int) -> Proc:

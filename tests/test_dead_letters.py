@@ -3,23 +3,13 @@ counts it, `steem-dead` lists it and hands it back to the bot alone."""
 
 import asyncio
 import json
-import subprocess
 
 from ipc_config import WorkerSettings
 from steem_testing.jetstream import publish
 from steem_testing.messages import op_headers
-from support import BIN, status_env, steem_status, wait_until
-
-
-def steem_dead(nats_url: str, *args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [BIN / "steem-dead", *args],
-        env=status_env(nats_url),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+from steem_testing.paths import BIN
+from steem_testing.status import steem_dead, steem_status
+from steem_testing.waiting import wait_until
 
 
 def dead_letters(nats_url: str, cwd) -> list[dict]:

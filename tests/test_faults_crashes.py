@@ -18,29 +18,23 @@ import time
 from collections import Counter
 
 import pytest
-from faults_support import (
-    URL_LINE,
+from replay_node.archive import load_archive
+from replay_node.generate import generate_archive
+from steem_testing.honcho import URL_LINE, app_env, printed_urls, start_honcho
+from steem_testing.jetstream import last_block_of, local_nats, stream_messages
+from steem_testing.oracle import (
     all_replies,
-    child_pid,
     count_ops,
     expected_messages,
     expected_posts,
     first_difference,
-    loop_pid,
-    node_status,
-    printed_urls,
     repeats,
-    report,
-    settle,
-    sigkill,
-    start_honcho,
-    still_running,
     stored,
 )
-from replay_node.archive import load_archive
-from replay_node.generate import generate_archive
-from steem_testing.jetstream import last_closed_block, local_nats, stream_messages
-from support import ROOT, descendants, free_port, wait_until
+from steem_testing.paths import ROOT
+from steem_testing.plugin import report
+from steem_testing.proctree import child_pid, descendants, loop_pid, sigkill, still_running
+from steem_testing.waiting import settle, wait_until
 
 SEED = int(os.environ.get("FAULT_SEED", "20240607"))
 BLOCKS, FIRST, PACE = 1000, 7_000_000, 0.045
@@ -50,14 +44,6 @@ TARGETS = {  # restart-loop name -> the programs from the loop down to the one k
     "bot": ("bot",),
     "nats": ("nats-local", "nats-server"),  # nats-local runs nats-server as its child
 }
-
-
-def last_block(stream) -> int | None:
-    """The last block closed in the stream; None while NATS cannot say (being restarted)."""
-    try:
-        return asyncio.run(last_closed_block(stream))
-    except Exception:
-        return None
 
 
 def target_pid(root: int, name: str) -> int | None:
@@ -105,21 +91,16 @@ def test_random_sigkills_lose_nothing_and_duplicate_nothing(tmp_path, procs, rep
     node = replay_node(
         archive, "--pace", str(PACE), "--start-blocks", "1", "--irreversible-lag", "3"
     )
-    nats_url = f"nats://127.0.0.1:{free_port()}"
-    honcho = start_honcho(
-        procs,
+    env = app_env(
         tmp_path,
-        ROOT / "Procfile",
-        {
-            "NATS_URL": nats_url,
-            "NATS_STORE_DIR": str(tmp_path / "jetstream"),
-            "STEEM_NODES": node.url,
-            "START_BLOCK": str(FIRST),
-            "RESTART_DELAY": "0.2",
-            "RESTART_MAX_DELAY": "1",
-            "RESTART_HEALTHY_AFTER": "1",
-        },
+        node.url,
+        FIRST,
+        RESTART_DELAY="0.2",
+        RESTART_MAX_DELAY="1",
+        RESTART_HEALTHY_AFTER="1",
     )
+    nats_url = env["NATS_URL"]
+    honcho = start_honcho(procs, tmp_path, ROOT / "Procfile", env)
     root = honcho.popen.pid
     wait_until(lambda: printed_urls(honcho), 60, "the first post")
     # The Procfile's NATS lets in only the holders of the nkey it made in the run's folder.
@@ -129,7 +110,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_nothing(tmp_path, procs, rep
     kills: Counter[str] = Counter()
     timeline: list[str] = []
     started = time.monotonic()
-    while sum(kills.values()) < MIN_KILLS or node_status(node.url)["head"] < last:
+    while sum(kills.values()) < MIN_KILLS or node.status()["head"] < last:
         time.sleep(rng.uniform(0.4, 2.2))  # a random moment, not a synchronisation
         name = rng.choice(sorted(TARGETS))
         pid = wait_until(lambda name=name: target_pid(root, name), 30, f"{name} running")
@@ -138,7 +119,7 @@ def test_random_sigkills_lose_nothing_and_duplicate_nothing(tmp_path, procs, rep
             timeline.append(f"{time.monotonic() - started:6.1f} s: killed {name} (pid {pid})")
         assert time.monotonic() - started < 150, "the replay takes far too long"
 
-    settle(lambda: last_block(stream) == last, 90)
+    settle(lambda: last_block_of(stream) == last, 90)
     settle(lambda: set(printed_urls(honcho)) >= set(posts), 60)
     replay_seconds = time.monotonic() - started
     messages = asyncio.run(stream_messages(stream))

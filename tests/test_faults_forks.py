@@ -11,33 +11,20 @@ same node never shows the broadcaster a block that a fork replaces.
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import pytest
-from faults_support import expected_messages, first_difference, stored
 from ipc_config import WorkerSettings
+from ipc_config.chain import block_num_of
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
 from replay_node.node import ReplayNode
 from steem_testing.jetstream import serve_until
+from steem_testing.oracle import expected_messages, first_difference, stored
+from steem_testing.paths import BIN
+from steem_testing.waiting import wait_until
 from steem_worker import Worker
-from support import BIN, wait_until
 
 FIRST, BLOCKS, FORK_AT, DEPTH, LAG = 10_000_000, 40, 10_000_020, 3, 4
-
-
-@pytest.fixture
-def in_process_node() -> Iterator:
-    """ReplayNode(...) started in this process (the test moves its head); always stopped."""
-    nodes: list[ReplayNode] = []
-
-    def start(**options) -> ReplayNode:
-        nodes.append(ReplayNode(**options).start())
-        return nodes[-1]
-
-    yield start
-    for node in nodes:
-        node.stop()
 
 
 def served_chain(node: ReplayNode) -> list[dict]:
@@ -133,7 +120,7 @@ def test_head_mode_publishes_a_fork_event_and_the_new_branch(
     view, forks = asyncio.run(fork_aware_view(nats_server.url, tmp_path, FIRST + BLOCKS - 1))
     assert forks == [[b["block_num"] for b in fork["abandoned"]]]
     assert view == {
-        int(block["block_id"][:8], 16): [
+        block_num_of(block["block_id"]): [
             f"{block['block_id']}/{t}/{o}"
             for t, trx in enumerate(block["transactions"])
             for o, _ in enumerate(trx["operations"])

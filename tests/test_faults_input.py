@@ -16,25 +16,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from faults_support import (
+from ipc_config import WorkerSettings
+from ipc_config.chain import block_num_of
+from replay_node.archive import load_archive, write_archive
+from replay_node.blocks import synthetic_tx_id
+from replay_node.generate import generate_blocks
+from replay_node.shapes import tx_to_appbase
+from steem_testing.jetstream import (
+    StoredMessage,
+    consumer_info,
+    last_block_of,
+    publish,
+    stream_messages,
+)
+from steem_testing.oracle import (
     expected_messages,
     expected_posts,
     first_difference,
     op_body,
     op_subject,
-    process_set,
-    settle,
-    start_replay_node,
     stored,
 )
-from replay_node.archive import load_archive, write_archive
-from replay_node.blocks import synthetic_tx_id
-from replay_node.shapes import tx_to_appbase
-from replay_node.generate import generate_blocks
-from support import BIN, FIXTURES, ROOT, NatsServer, StoredMessage, free_port, stream_messages
-from support import wait_until as wait
+from steem_testing.paths import BIN, MAINNET, ROOT
+from steem_testing.processes import ProcessSet
+from steem_testing.servers import NatsServer, free_port, start_replay_node
+from steem_testing.waiting import settle
+from steem_testing.waiting import wait_until as wait
 
-MAINNET = FIXTURES / "mainnet"
 TRANSACTION_FILES = sorted(p.name for p in (MAINNET / "steem-transactions" / "condenser").iterdir())
 REAL_BLOCKS = ["appbase/3286849.json", "appbase/5771683.json", "appbase/6531076.json"]
 REAL_BLOCKS += ["condenser/4000001.json"]
@@ -137,7 +145,7 @@ class Run:
 
     def block(self, name: str) -> dict:
         num = self.cases[name].num
-        return next(b for b in self.blocks if int(b["block_id"][:8], 16) == num)
+        return next(b for b in self.blocks if block_num_of(b["block_id"]) == num)
 
     def ops_of(self, block: dict) -> list[StoredMessage]:
         prefix = block["block_id"] + "/"
@@ -168,7 +176,7 @@ def build_archive(path: Path) -> dict[str, Case]:
         if transactions:
             block["transactions"] = [tx_to_appbase({**envelope, **trx}) for trx in transactions]
             block["transaction_ids"] = [synthetic_tx_id(trx) for trx in block["transactions"]]
-        cases[name] = Case(name, int(block["block_id"][:8], 16))
+        cases[name] = Case(name, block_num_of(block["block_id"]))
     write_archive(blocks, path)
     return cases
 
@@ -180,16 +188,16 @@ def run(tmp_path_factory) -> Run:
     archive = tmp / "bad-input.jsonl"
     cases = build_archive(archive)
     blocks = load_archive(archive)
-    last = int(blocks[-1]["block_id"][:8], 16)
+    last = block_num_of(blocks[-1]["block_id"])
     posts = expected_posts(blocks)
-    with process_set(tmp) as spawn:
+    with ProcessSet(tmp) as spawn:
         nats = NatsServer(spawn, tmp / "jetstream").start()
-        _, node_url = start_replay_node(spawn, archive, "--pace", "0")
-        env = {"NATS_URL": nats.url, "STEEM_NODES": node_url, "START_BLOCK": str(FIRST)}
+        node = start_replay_node(spawn, archive, "--pace", "0")
+        env = {"NATS_URL": nats.url, "STEEM_NODES": node.url, "START_BLOCK": str(FIRST)}
         broadcaster = spawn([BIN / "broadcaster"], env=env)
         bot = spawn([BIN / "bot"], env={"NATS_URL": nats.url})
         # The tests judge the outcome; here we only wait for it (or for a dead end).
-        settle(lambda: _last_block(nats.url) == last or not broadcaster.alive, 60)
+        settle(lambda: last_block_of(nats.url) == last or not broadcaster.alive, 60)
         settle(lambda: len(bot.stdout.lines) >= len(posts) or not bot.alive, 30)
         for proc in (broadcaster, bot):
             proc.signal(signal.SIGTERM)
@@ -207,19 +215,10 @@ def run(tmp_path_factory) -> Run:
     )
 
 
-def _last_block(url: str) -> int | None:
-    from support import last_closed_block
-
-    try:
-        return asyncio.run(last_closed_block(url))
-    except Exception:
-        return None
-
-
 def assert_published_as_served(run: Run, block: dict) -> None:
     """Each operation of `block` is on its subject, with the body the node sent, and the
     headers that say where it comes from."""
-    num = int(block["block_id"][:8], 16)
+    num = block_num_of(block["block_id"])
     ops = [
         (t, o, op)
         for t, trx in enumerate(block["transactions"])
@@ -281,20 +280,22 @@ def real_block_runs(tmp_path_factory) -> dict[str, tuple[dict, list[StoredMessag
     parallel: a broadcaster follows one chain, and these blocks are far apart)."""
     tmp = tmp_path_factory.mktemp("real-blocks")
     results = {}
-    with process_set(tmp) as spawn:
+    with ProcessSet(tmp) as spawn:
         stacks = []
         for fixture in REAL_BLOCKS:
             archive = tmp / (fixture.replace("/", "-") + "l")
             write_archive(load_archive(MAINNET / "steem-blocks" / fixture), archive)
             (block,) = load_archive(archive)  # as the node serves it: appbase shape
             nats = NatsServer(spawn, tmp / f"js-{archive.stem}").start()
-            _, url = start_replay_node(spawn, archive, "--pace", "0")
-            num = int(block["block_id"][:8], 16)
-            env = {"NATS_URL": nats.url, "STEEM_NODES": url, "START_BLOCK": str(num)}
+            node = start_replay_node(spawn, archive, "--pace", "0")
+            num = block_num_of(block["block_id"])
+            env = {"NATS_URL": nats.url, "STEEM_NODES": node.url, "START_BLOCK": str(num)}
             stacks.append((fixture, block, nats, spawn([BIN / "broadcaster"], env=env)))
         for fixture, block, nats, broadcaster in stacks:
-            num = int(block["block_id"][:8], 16)
-            settle(lambda n=nats, b=broadcaster, k=num: _last_block(n.url) == k or not b.alive, 30)
+            num = block_num_of(block["block_id"])
+            settle(
+                lambda n=nats, b=broadcaster, k=num: last_block_of(n.url) == k or not b.alive, 30
+            )
             results[fixture] = (block, asyncio.run(stream_messages(nats.url)), broadcaster)
     return results
 
@@ -308,7 +309,7 @@ def test_every_real_block_is_published(real_block_runs, fixture):
     assert_published_as_served(run, block)
     closing = json.loads(messages[-1].data)
     assert closing == {
-        "block_num": int(block["block_id"][:8], 16),
+        "block_num": block_num_of(block["block_id"]),
         "block_id": block["block_id"],
         "previous": block["previous"],
         "timestamp": block["timestamp"],
@@ -348,7 +349,7 @@ def test_unknown_operation_types_get_their_own_subject(run):
 @pytest.mark.parametrize("shape", list(WRONG_SHAPES))
 def test_a_wrongly_shaped_operation_is_published_on_steem_invalid_and_logged(run, shape):
     block = run.block(f"wrong shape: {shape}")
-    num = int(block["block_id"][:8], 16)
+    num = block_num_of(block["block_id"])
     (message,) = run.ops_of(block)
     assert message.subject == "steem.invalid", f"{shape}: not on steem.invalid"
     assert json.loads(message.data) == WRONG_SHAPES[shape], "the operation must be kept whole"
@@ -374,32 +375,20 @@ MALFORMED_MESSAGES = {
 }
 
 
-async def publish(url: str, items: list[tuple[str, bytes]]) -> None:
-    import nats
-
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        for msg_id, data in items:
-            await js.publish("steem.op.comment", data, headers={"Nats-Msg-Id": msg_id})
-    finally:
-        await nc.close()
+def publish_comments(url: str, items: list[tuple[str, bytes]]) -> None:
+    """`(Nats-Msg-Id, payload)` messages stored on steem.op.comment."""
+    messages = [("steem.op.comment", data, {"Nats-Msg-Id": msg_id}) for msg_id, data in items]
+    asyncio.run(publish(WorkerSettings.from_env({"NATS_URL": url}), messages))
 
 
 async def consumer_state(url: str) -> dict:
-    import nats
-
-    nc = await nats.connect(url)
-    try:
-        info = await nc.jetstream().consumer_info("STEEM", "bot")
-        return {
-            "pending": info.num_pending,
-            "ack_pending": info.num_ack_pending,
-            "redelivered": info.num_redelivered,
-            "ack_floor": info.ack_floor.stream_seq,
-        }
-    finally:
-        await nc.close()
+    info = await consumer_info(url, "bot")
+    return {
+        "pending": info.num_pending,
+        "ack_pending": info.num_ack_pending,
+        "redelivered": info.num_redelivered,
+        "ack_floor": info.ack_floor.stream_seq,
+    }
 
 
 def valid_post(permlink: str) -> bytes:
@@ -413,7 +402,7 @@ def test_the_bot_logs_and_acks_malformed_comment_messages_and_goes_on(nats_serve
     bot.stderr.wait_for("consuming steem.op.comment", timeout=20)
     items = [(f"bad/{i}", data) for i, data in enumerate(MALFORMED_MESSAGES.values())]
     items.append(("good/1", valid_post("after-the-bad-ones")))
-    asyncio.run(publish(nats_server.url, items))
+    publish_comments(nats_server.url, items)
     bot.stdout.wait_for("after-the-bad-ones", timeout=20)
 
     for i, name in enumerate(MALFORMED_MESSAGES):
@@ -435,7 +424,7 @@ def test_the_bot_logs_and_acks_malformed_comment_messages_and_goes_on(nats_serve
     bot.stop()
     again = procs([BIN / "bot"], env={"NATS_URL": nats_server.url}, name="bot-again")
     again.stderr.wait_for("consuming steem.op.comment", timeout=20)
-    asyncio.run(publish(nats_server.url, [("good/2", valid_post("second"))]))
+    publish_comments(nats_server.url, [("good/2", valid_post("second"))])
     again.stdout.wait_for("second", timeout=20)
     assert again.stdout.lines == ["https://steemit.com/@good/second"]
     assert "bad/" not in again.stderr.text(), "a malformed message was delivered again"

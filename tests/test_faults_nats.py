@@ -13,23 +13,20 @@ import signal
 import time
 
 import pytest
-from faults_support import (
-    child_pid,
+from replay_node.archive import load_archive
+from replay_node.generate import generate_archive
+from steem_testing.oracle import (
     count_ops,
     expected_messages,
     expected_posts,
     first_difference,
-    node_status,
     repeats,
-    report,
-    restart_nats,
-    rss_mb,
-    settle,
     stored,
 )
-from replay_node.archive import load_archive
-from replay_node.generate import generate_archive
-from support import BIN, wait_until
+from steem_testing.paths import BIN
+from steem_testing.plugin import report
+from steem_testing.proctree import child_pid, rss_mb
+from steem_testing.waiting import settle, wait_until
 
 OUTAGE = 30.0
 SETTLE = 5.0  # memory is compared from this long into the outage (the queue is full)
@@ -81,9 +78,9 @@ def test_a_30_s_nats_outage_loses_nothing_and_buffers_nothing(
     down_clock = time.strftime("%H:%M:%S")
     samples = []  # (seconds into the outage, broadcaster RSS, requests the node served)
     while (elapsed := time.monotonic() - down_at) < OUTAGE:  # deliberate: the outage
-        samples.append((elapsed, rss_mb(broadcaster), node_status(node.url)["requests_served"]))
+        samples.append((elapsed, rss_mb(broadcaster), node.status()["requests_served"]))
         time.sleep(0.5)
-    status = node_status(node.url)
+    status = node.status()
     up_clock = time.strftime("%H:%M:%S")
     settled = [s for s in samples if s[0] >= SETTLE]
     late = [s for s in samples if s[0] >= OUTAGE - QUIET]
@@ -95,7 +92,7 @@ def test_a_30_s_nats_outage_loses_nothing_and_buffers_nothing(
         if later[2] != earlier[2]
     ]
     waiting_blocks = status["irreversible"] - published_before
-    restart_nats(procs, nats_server)
+    nats_server.restarted()  # same port, same store
 
     # -- after ----------------------------------------------------------------------------
     settle(lambda: last_block(nats_server.url) == last, 90)

@@ -18,18 +18,14 @@ import re
 import signal
 
 import pytest
-from faults_support import (
-    count_ops,
-    expected_messages,
-    first_difference,
-    node_status,
-    report,
-    stored,
-)
 from replay_node.archive import load_archive
-from replay_node.generate import generate_archive
 from replay_node.faults import Faults, fault_plan
-from support import BIN, free_port, wait_until
+from replay_node.generate import generate_archive
+from steem_testing.oracle import count_ops, expected_messages, first_difference, stored
+from steem_testing.paths import BIN
+from steem_testing.plugin import report
+from steem_testing.servers import free_port
+from steem_testing.waiting import wait_until
 
 FIRST, BLOCKS, CHECKPOINT = 9_000_000, 120, 9_000_039
 NULL_BLOCKS = [FIRST + n for n in range(44, BLOCKS, 8)]
@@ -123,7 +119,7 @@ def test_every_block_arrives_once_from_a_list_of_bad_nodes(
     (tmp_path / "broadcaster.log").write_text(log)
 
     injected = {
-        name: node_status(node.url)["faults_injected"]
+        name: node.status()["faults_injected"]
         for name, node in (("flaky", flaky), ("nulls", nulls), ("corrupt", corrupt))
     }
     report(

@@ -10,8 +10,10 @@ import signal
 import sys
 import time
 
-from faults_support import start_honcho, still_running
-from support import ROOT, descendants, free_port, wait_until
+from steem_testing.honcho import app_env, start_honcho
+from steem_testing.paths import ROOT
+from steem_testing.proctree import descendants, still_running
+from steem_testing.waiting import wait_until
 
 DELAY, MAX_DELAY, HEALTHY_AFTER, HEALTHY_RUN = 0.2, 0.8, 1.5, 2.0
 
@@ -55,17 +57,7 @@ def test_a_crash_looping_worker_backs_off_resets_when_healthy_and_honcho_still_s
         f"--healthy-after {HEALTHY_AFTER} -- {sys.executable} crasher.py\n"
     )
     node = replay_node(None, "--pace", "0.2", "--start-blocks", "20", "--irreversible-lag", "2")
-    honcho = start_honcho(
-        procs,
-        tmp_path,
-        procfile,
-        {
-            "NATS_URL": f"nats://127.0.0.1:{free_port()}",
-            "NATS_STORE_DIR": str(tmp_path / "jetstream"),
-            "STEEM_NODES": node.url,
-            "START_BLOCK": "3286700",
-        },
-    )
+    honcho = start_honcho(procs, tmp_path, procfile, app_env(tmp_path, node.url, 3286700))
 
     # Quick crashes: the delay doubles from DELAY up to MAX_DELAY, and each is counted.
     wait_until(lambda: len(crasher_exits(honcho)) >= 6, 30, "six quick crashes")

@@ -2,28 +2,15 @@
 
 import os
 import signal
-from collections import Counter
 
+from ipc_config.chain import block_num_of
 from replay_node.archive import load_archive
-from support import (
-    ROOT,
-    console_script_pids,
-    descendants,
-    expected_posts,
-    free_port,
-    printed_urls,
-    start_honcho,
-    wait_until,
-)
-
-
-def stop_honcho(honcho, names):
-    """SIGTERM to honcho, as a PaaS or Ctrl-C would: everything stops cleanly and soon."""
-    honcho.popen.send_signal(signal.SIGTERM)
-    assert honcho.popen.wait(10) == 143  # honcho's own code for "stopped by SIGTERM"
-    assert descendants(honcho.popen.pid) == {}
-    for name in names:
-        honcho.stdout.wait_for(rf"system\s+\| {name}\.1 stopped \(rc=0\)", timeout=1)
+from steem_testing.honcho import app_env, printed_urls, start_honcho, stop_honcho
+from steem_testing.oracle import expected_posts, repeats
+from steem_testing.paths import ROOT
+from steem_testing.proctree import console_script_pids
+from steem_testing.servers import free_port
+from steem_testing.waiting import wait_until
 
 
 def kill_child(honcho, script: str) -> int:
@@ -38,20 +25,10 @@ def kill_child(honcho, script: str) -> int:
 def test_procfile_prints_every_new_post_once_through_crashes(tmp_path, procs, replay_node):
     blocks = load_archive(None)  # the bundled sample, real mainnet blocks included
     posts = expected_posts(blocks)
-    first = int(blocks[0]["block_id"][:8], 16)
+    first = block_num_of(blocks[0]["block_id"])
     node = replay_node(None, "--pace", "0.03", "--start-blocks", "1", "--irreversible-lag", "5")
-    honcho = start_honcho(
-        procs,
-        tmp_path,
-        ROOT / "Procfile",
-        {
-            "NATS_URL": f"nats://127.0.0.1:{free_port()}",
-            "NATS_STORE_DIR": str(tmp_path / "jetstream"),
-            "STEEM_NODES": node.url,
-            "START_BLOCK": str(first),
-            "RESTART_DELAY": "0.2",
-        },
-    )
+    env = app_env(tmp_path, node.url, first, RESTART_DELAY="0.2")
+    honcho = start_honcho(procs, tmp_path, ROOT / "Procfile", env)
 
     wait_until(lambda: len(printed_urls(honcho)) >= len(posts) // 3, 60, "a third of the posts")
     killed_bot = kill_child(honcho, "bot")
@@ -71,8 +48,8 @@ def test_procfile_prints_every_new_post_once_through_crashes(tmp_path, procs, re
 
     printed = printed_urls(honcho)
     assert set(printed) == set(posts), "printed a URL that is not a new post (a reply or an edit?)"
-    repeats = sum(n - 1 for n in Counter(printed).values())
-    assert repeats <= 1, f"{repeats} URLs printed twice; one bot kill may redeliver one message"
+    twice = repeats(printed)
+    assert twice <= 1, f"{twice} URLs printed twice; one bot kill may redeliver one message"
     output = honcho.stdout.text()
     assert "restart-loop[bot]: bot killed by SIGKILL" in output
     assert "restart-loop[broadcaster]: broadcaster killed by SIGKILL" in output

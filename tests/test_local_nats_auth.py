@@ -28,12 +28,15 @@ import nats
 import nkeys
 import pytest
 from ipc_config import NatsSettings, ServiceSettings
+from ipc_config.chain import block_num_of
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from steem_testing.honcho import stop_honcho
+from steem_testing.honcho import printed_urls, start_honcho, stop_honcho
 from steem_testing.jetstream import publish, stream_messages
-from steem_testing.servers import LocalNats, NatsServer
-from support import BIN, ROOT, expected_posts, free_port, printed_urls, start_honcho, wait_until
+from steem_testing.oracle import expected_posts
+from steem_testing.paths import BIN, ROOT
+from steem_testing.servers import LocalNats, NatsServer, free_port
+from steem_testing.waiting import wait_until
 
 REFUSED = "Authorization Violation"
 PASSWORD = "own-Pa55word-9d3e"
@@ -90,8 +93,9 @@ def posts_of(bot) -> list[str]:
 
 def whole_output(proc) -> str:
     """Everything `proc` wrote (it has exited: its pipes are read to the end)."""
-    pipes = (proc.popen.stdout, proc.popen.stderr)
-    wait_until(lambda: all(pipe.closed for pipe in pipes), 10, f"the end of {proc.name}'s output")
+    proc.wait(10)
+    read = all(pipe.wait_closed(10) for pipe in (proc.stdout, proc.stderr))
+    assert read, f"the end of {proc.name}'s output"
     return proc.stdout.text() + "\n" + proc.stderr.text()
 
 
@@ -265,7 +269,7 @@ def test_the_procfile_runs_closed_and_no_output_shows_the_seed(tmp_path, procs, 
         {
             "NATS_URL": url,
             "STEEM_NODES": node.url,
-            "START_BLOCK": str(int(blocks[0]["block_id"][:8], 16)),
+            "START_BLOCK": str(block_num_of(blocks[0]["block_id"])),
             "LOG_LEVEL": "DEBUG",  # every level: the seed must not show at any
         },
     )

@@ -25,7 +25,11 @@ from Cryptodome.PublicKey import ECC
 from Cryptodome.Signature import eddsa
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from support import BIN, Proc, expected_posts, free_port, wait_until
+from steem_testing.oracle import expected_posts
+from steem_testing.paths import BIN
+from steem_testing.processes import Proc
+from steem_testing.servers import NatsServer, free_port
+from steem_testing.waiting import wait_until
 
 SECRET = "s3cret-Pa55word"
 TOKEN = "t0ken-8d1f2a77"
@@ -36,12 +40,7 @@ WORKERS = ("broadcaster", "bot")
 def start_nats(procs, tmp_path: Path, *args, config: Path | None = None) -> int:
     """A real nats-server with JetStream on a free loopback port; returns the port."""
     port = free_port()
-    store = tmp_path / f"nats-{port}"
-    options = ["-c", config] if config else ["-js", "-sd", store]
-    proc = procs(
-        [BIN / "nats-server", "-a", "127.0.0.1", "-p", port, *options, *args], name="nats-server"
-    )
-    proc.stderr.wait_for("Server is ready", timeout=15)
+    NatsServer(procs, tmp_path / f"nats-{port}", port, args, config).start()
     return port
 
 

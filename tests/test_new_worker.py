@@ -5,8 +5,8 @@ import signal
 import subprocess
 
 import pytest
-from steem_testing.env import clean_env
 from steem_testing.paths import ROOT
+from steem_testing.processes import run_command
 from steem_testing.servers import free_port
 
 
@@ -25,9 +25,7 @@ def copy_workspace(target):
 
 
 def uv(*args: str, cwd, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["uv", *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=timeout
-    )
+    return run_command(["uv", *args], cwd=cwd, timeout=timeout)
 
 
 @pytest.mark.slow

@@ -13,16 +13,13 @@ import signal
 from collections import Counter
 from pathlib import Path
 
+from ipc_config.chain import block_num_of
 from replay_node.archive import load_archive
-from support import (
-    BIN,
-    ROOT,
-    console_script_pids,
-    descendants,
-    expected_posts,
-    free_port,
-    wait_until,
-)
+from steem_testing.honcho import app_env, start_honcho
+from steem_testing.oracle import expected_posts, repeats
+from steem_testing.paths import ROOT
+from steem_testing.proctree import console_script_pids, descendants
+from steem_testing.waiting import wait_until
 
 BOTS = 3
 URL_LINE = re.compile(r"^\S+ (bot\.\d+)\s+\| (https://steemit\.com/\S+)$")
@@ -36,23 +33,10 @@ def printed(honcho) -> list[tuple[str, str]]:
 def test_three_bots_print_every_post_once_between_them_through_a_kill(tmp_path, procs, replay_node):
     blocks = load_archive(None)
     posts = expected_posts(blocks)
-    first = int(blocks[0]["block_id"][:8], 16)
+    first = block_num_of(blocks[0]["block_id"])
     node = replay_node(None, "--pace", "0.03", "--start-blocks", "1", "--irreversible-lag", "5")
-    env_file = tmp_path / "empty.env"
-    env_file.write_text("")
-    honcho_args = [BIN / "honcho", "--no-colour", "-f", ROOT / "Procfile", "-e", env_file]
-    honcho = procs(
-        [*honcho_args, "-d", tmp_path, "start", "-c", f"bot={BOTS}"],
-        name="honcho",
-        env={
-            "NATS_URL": f"nats://127.0.0.1:{free_port()}",
-            "NATS_STORE_DIR": str(tmp_path / "jetstream"),
-            "STEEM_NODES": node.url,
-            "START_BLOCK": str(first),
-            "RESTART_DELAY": "0.2",
-        },
-        new_session=True,
-    )
+    env = app_env(tmp_path, node.url, first, RESTART_DELAY="0.2")
+    honcho = start_honcho(procs, tmp_path, ROOT / "Procfile", env, "-c", f"bot={BOTS}")
 
     bots = wait_until(
         lambda: len(pids := console_script_pids(honcho.popen.pid, "bot")) == BOTS and pids,
@@ -79,8 +63,8 @@ def test_three_bots_print_every_post_once_between_them_through_a_kill(tmp_path, 
     lines = printed(honcho)
     urls = [url for _, url in lines]
     assert set(urls) == set(posts), "printed a URL that is not a new post"
-    repeats = sum(n - 1 for n in Counter(urls).values())
-    assert repeats <= 1, f"{repeats} URLs printed twice; one bot kill may redeliver one message"
+    twice = repeats(urls)
+    assert twice <= 1, f"{twice} URLs printed twice; one bot kill may redeliver one message"
     by_bot = Counter(bot for bot, _ in lines)
     assert len(by_bot) >= 2, f"the work was not shared: {dict(by_bot)}"
     output = honcho.stdout.text()

@@ -5,23 +5,20 @@ import json
 import os
 import signal
 
-import nats
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from support import (
-    BIN,
-    console_script_pids,
-    expected_messages,
-    status_json,
-    stored,
-    wait_until,
-)
+from steem_testing.jetstream import connect_nats
+from steem_testing.oracle import expected_messages, stored
+from steem_testing.paths import BIN
+from steem_testing.proctree import console_script_pids
+from steem_testing.status import status_json
+from steem_testing.waiting import wait_until
 
 KILLS = 3
 
 
 async def lease_owner(url: str) -> str | None:
-    nc = await nats.connect(url, allow_reconnect=False)
+    nc = await connect_nats(url, allow_reconnect=False)
     try:
         entry = await (await nc.jetstream().key_value("steem_lease")).get("broadcaster")
         return json.loads(entry.value)["owner"]

@@ -11,10 +11,14 @@ import subprocess
 import time
 from datetime import datetime
 
-import nats
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from support import BIN, free_port, status_env, status_json, steem_status, wait_showing, wait_until
+from steem_testing.env import clean_env
+from steem_testing.jetstream import with_js
+from steem_testing.paths import BIN
+from steem_testing.servers import free_port
+from steem_testing.status import status_json, steem_status
+from steem_testing.waiting import wait_showing, wait_until
 
 NO_BROADCASTER = "no broadcaster report: is the broadcaster running?"
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
@@ -22,9 +26,8 @@ CLEAR_SCREEN = "\x1b[H\x1b[2J"
 
 async def published(url: str) -> dict:
     """What the stream and its consumers hold, read directly."""
-    nc = await nats.connect(url, allow_reconnect=False)
-    try:
-        js = nc.jetstream()
+
+    async def read(js) -> dict:
         state = (await js.stream_info("STEEM")).state
         first = await js.get_msg("STEEM", seq=state.first_seq, subject="steem.block", next=True)
         last = await js.get_last_msg("STEEM", "steem.block")
@@ -41,17 +44,16 @@ async def published(url: str) -> dict:
             "last_block": json.loads(last.data),
             "consumers": consumers,
         }
-    finally:
-        await nc.close()
+
+    return await with_js(url, read, allow_reconnect=False)
 
 
 async def put_report(url: str, key: str, report: dict) -> None:
-    nc = await nats.connect(url, allow_reconnect=False)
-    try:
-        bucket = await nc.jetstream().key_value("steem_status")
+    async def put(js) -> None:
+        bucket = await js.key_value("steem_status")
         await bucket.put(key, json.dumps(report).encode())
-    finally:
-        await nc.close()
+
+    await with_js(url, put, allow_reconnect=False)
 
 
 def by_process(status: dict) -> dict[str, dict]:
@@ -225,7 +227,7 @@ def test_watch_clears_the_screen_of_a_terminal(tmp_path, nats_server):
     controller, terminal = pty.openpty()
     watching = subprocess.Popen(
         [BIN / "steem-status", "--watch", "0.1"],
-        env=status_env(nats_server.url),
+        env=clean_env({"NATS_URL": nats_server.url}),
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
         stdout=terminal,

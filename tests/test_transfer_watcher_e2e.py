@@ -5,14 +5,17 @@ The expected lines are computed here from the archive itself, not with the watch
 
 import asyncio
 import json
-import os
-import subprocess
 from decimal import Decimal
 
 import pytest
+from ipc_config.chain import block_num_of
 from replay_node.archive import load_archive, write_archive
 from replay_node.shapes import amount_to_string
-from support import BIN, wait_showing, wait_until
+from steem_testing.jetstream import consumer_info
+from steem_testing.oracle import op_body, op_subject, operations
+from steem_testing.paths import BIN
+from steem_testing.processes import run_command
+from steem_testing.waiting import wait_showing, wait_until
 
 WATCHED = {"blocktrades", "admin", "darienle", "fagetara"}
 MEMOS = ["", 'order 1234 "express"', "merci, ça marche ✓", "line one\nline two"]
@@ -29,49 +32,32 @@ def sample_with_memos(path) -> list[dict]:
 
 def transfer_ops(blocks: list[dict]) -> list[dict]:
     return [
-        op["value"]
-        for block in blocks
-        for trx in block["transactions"]
-        for op in trx["operations"]
-        if op["type"] == "transfer_operation"
+        op_body(op) for _, _, _, op in operations(blocks) if op_subject(op) == "steem.op.transfer"
     ]
 
 
 def expected_lines(blocks: list[dict], accounts: set[str], minimum: str, asset: str | None):
     lines = []
-    for block in blocks:
-        num = int(block["block_id"][:8], 16)
-        for trx in block["transactions"]:
-            for op in trx["operations"]:
-                if op["type"] != "transfer_operation":
-                    continue
-                body = op["value"]
-                amount = amount_to_string(body["amount"])  # "833.000 STEEM"
-                value, symbol = amount.split()
-                if accounts and not {body["from"], body["to"]} & accounts:
-                    continue
-                if (asset and symbol != asset) or Decimal(value) < Decimal(minimum):
-                    continue
-                memo = json.dumps(body["memo"], ensure_ascii=False)
-                lines.append(
-                    f"transfer {amount} {body['from']} -> {body['to']} {memo} (block {num})"
-                )
+    for block, _, _, op in operations(blocks):
+        if op_subject(op) != "steem.op.transfer":
+            continue
+        body = op_body(op)
+        amount = amount_to_string(body["amount"])  # "833.000 STEEM"
+        value, symbol = amount.split()
+        if accounts and not {body["from"], body["to"]} & accounts:
+            continue
+        if (asset and symbol != asset) or Decimal(value) < Decimal(minimum):
+            continue
+        memo = json.dumps(body["memo"], ensure_ascii=False)
+        num = block_num_of(block["block_id"])
+        lines.append(f"transfer {amount} {body['from']} -> {body['to']} {memo} (block {num})")
     return lines
 
 
 async def consumer_settled(url: str, name: str) -> bool:
     """The durable consumer exists and has nothing left to deliver or to be acknowledged."""
-    import nats
-    from nats.js.errors import NotFoundError
-
-    nc = await nats.connect(url, allow_reconnect=False)
-    try:
-        info = await nc.jetstream().consumer_info("STEEM", name)
-        return info.num_pending == 0 and info.num_ack_pending == 0
-    except NotFoundError:
-        return False
-    finally:
-        await nc.close()
+    info = await consumer_info(url, name)
+    return info is not None and info.num_pending == 0 and info.num_ack_pending == 0
 
 
 @pytest.mark.parametrize(
@@ -89,7 +75,7 @@ def test_prints_the_watched_transfers_of_the_archive_in_chain_order(
     expected = expected_lines(blocks, set(filter(None, accounts.split(","))), minimum, asset)
     everything = expected_lines(blocks, set(), "0", None)
     assert 5 < len(expected) < len(everything) / 2, "the filter should keep some, not all"
-    first, last = (int(b["block_id"][:8], 16) for b in (blocks[0], blocks[-1]))
+    first, last = (block_num_of(b["block_id"]) for b in (blocks[0], blocks[-1]))
 
     node = replay_node(archive, "--pace", "0")
     nats_env = {"NATS_URL": nats_server.url}
@@ -129,15 +115,7 @@ def test_prints_the_watched_transfers_of_the_archive_in_chain_order(
     ],
 )
 def test_bad_settings_stop_it_with_one_line_and_exit_2(variable, value, message, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCH_", "NATS_"))}
-    watcher = subprocess.run(
-        [BIN / "transfer-watcher"],
-        env={**env, variable: value},
-        cwd=tmp_path,  # no .env there
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
+    watcher = run_command([BIN / "transfer-watcher"], {variable: value}, cwd=tmp_path, timeout=10)
     assert watcher.returncode == 2
     assert watcher.stdout == ""
     (line,) = watcher.stderr.splitlines()

@@ -1,11 +1,10 @@
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from ipc_config import ChainSettings, ConfigError, NatsSettings, StreamSettings
 from ipc_config.settings import DEFAULT_STEEM_NODES, LogSettings, WorkerSettings, redact_url
+from steem_testing.processes import run_command
 
 
 def test_defaults_follow_the_design():
@@ -131,16 +130,7 @@ print(load_settings(ChainSettings, "broadcaster").start_block)
 
 def run_load(tmp_path, env_file, **env):
     (tmp_path / ".env").write_text(env_file)
-    environ = {k: v for k, v in os.environ.items() if k not in ("START_BLOCK", "STREAM_MODE")}
-    environ.update(env)
-    return subprocess.run(
-        [sys.executable, "-c", LOAD_SCRIPT],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return run_command([sys.executable, "-c", LOAD_SCRIPT], env, cwd=tmp_path)
 
 
 def test_dotenv_is_read_but_never_overrides_the_environment(tmp_path):

@@ -6,19 +6,20 @@ server's redeliveries come quickly.
 import asyncio
 import json
 import logging
-import signal
 
 import nats
 import pytest
 from ipc_config import WorkerSettings
 from nats.js.api import ConsumerConfig
+from steem_testing.jetstream import consumer_info, publish
+from steem_testing.servers import NatsServer, free_port
+from steem_testing.waiting import until
 from steem_worker import Worker
 from steem_worker.connection import close, connect, ensure_streams
 from steem_worker.consumers import ensure_consumer
 from steem_worker.delivery import Delivery, Timing, confirm_ack
 from steem_worker.handled_ids import HandledIds
 from steem_worker.worker import Context, JetStreamOutlet
-from support import BIN, free_port
 
 STREAM = WorkerSettings.from_env({})
 STATE: list = []  # the folder of the running test, where workers keep their handled ids
@@ -40,44 +41,35 @@ CONFIRM_WAIT = 4.0  # more than one unanswered ack request (2 s)
 
 
 async def publish_comments(url: str, count: int) -> None:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    await ensure_streams(js, STREAM)
-    for n in range(count):
-        await js.publish(
+    comments = [
+        (
             "steem.op.comment",
             json.dumps({"n": n}).encode(),
-            headers={"Nats-Msg-Id": f"blk/0/{n}", "Steem-Block-Num": "1"},
+            {"Nats-Msg-Id": f"blk/0/{n}", "Steem-Block-Num": "1"},
         )
-    await nc.close()
-
-
-async def consumer_info(url: str):
-    """The info of the consumer "tester", or None before a worker creates it."""
-    nc = await nats.connect(url)
-    try:
-        return await nc.jetstream().consumer_info("STEEM", "tester")
-    except nats.js.errors.NotFoundError:
-        return None
-    finally:
-        await nc.close()
+        for n in range(count)
+    ]
+    await publish(WorkerSettings.from_env({"NATS_URL": url}), comments)
 
 
 async def settled_consumer(url: str, timeout: float = 20):
-    """The consumer's info once nothing is pending or waiting for an ack."""
-    async with asyncio.timeout(timeout):
-        while True:
-            info = await consumer_info(url)
-            if info and info.num_pending == 0 and info.num_ack_pending == 0:
-                return info
-            await asyncio.sleep(0.1)
+    """The info of the consumer "tester" once nothing is pending or waiting for an ack."""
+
+    async def settled():
+        info = await consumer_info(url, "tester")
+        return info if info and info.num_pending == 0 and info.num_ack_pending == 0 else None
+
+    return await until(settled, timeout, "the consumer to settle", every=0.1)
 
 
 async def wait_for_pull_request(url: str, timeout: float = 20) -> None:
     """Until a copy of the worker waits for messages."""
-    async with asyncio.timeout(timeout):
-        while not ((info := await consumer_info(url)) and info.num_waiting):
-            await asyncio.sleep(0.05)
+
+    async def waiting() -> bool:
+        info = await consumer_info(url, "tester")
+        return bool(info and info.num_waiting)
+
+    await until(waiting, timeout, "a pull request")
 
 
 def serving(worker: Worker, url: str, stop: asyncio.Event) -> asyncio.Task:
@@ -85,12 +77,7 @@ def serving(worker: Worker, url: str, stop: asyncio.Event) -> asyncio.Task:
 
 
 async def wait_for(condition, timeout: float, what: str) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
+    await until(condition, timeout, what)
 
 
 async def run_until_settled(url: str, workers: list[Worker], done, what: str):
@@ -121,9 +108,7 @@ def start_server_with_users(procs, tmp_path, port: int, worker_may_ack: bool):
         ] }}
         """
     )
-    server = procs([BIN / "nats-server", "-c", config], name="nats-server")
-    server.stderr.wait_for("Server is ready", timeout=15)
-    return server
+    return NatsServer(procs, tmp_path / "js", port, config=config).start()
 
 
 async def handle_in_turn(url: str, count: int, worker: Worker, on_message):
@@ -356,8 +341,7 @@ def test_a_message_whose_ack_is_lost_is_not_handled_again_even_by_a_restarted_wo
         await publish_comments(f"nats://publisher:publisher@127.0.0.1:{port}", 1)
         first, second = [], []
         await one_run(first)
-        server.signal(signal.SIGKILL)  # as in a crash of the whole machine's processes
-        server.popen.wait(5)
+        server.kill()  # as in a crash of the whole machine's processes
         start_server()
         await one_run(second)
         return first, second
@@ -432,8 +416,7 @@ def test_an_ack_unanswered_before_an_outage_is_confirmed_after_it(procs, tmp_pat
             )
             # The first ack request times out unanswered while the connection is up.
             await wait_for(lambda: unanswered(caplog), 10, "an unanswered ack")
-            server.signal(signal.SIGKILL)
-            server.popen.wait(5)
+            server.kill()
             await wait_for(lambda: not nc.is_connected, 10, "the worker to notice the outage")
             await asyncio.sleep(CONFIRM_WAIT + 2)  # deliberate: an outage longer than that wait
             await asyncio.to_thread(start_server_with_users, procs, tmp_path, port, True)

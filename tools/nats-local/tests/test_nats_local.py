@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import BIN, descendants, free_port, wait_until
+from steem_testing.paths import BIN
+from steem_testing.proctree import descendants, is_running
+from steem_testing.servers import free_port
+from steem_testing.waiting import wait_until
 
 START_LINE = re.compile(
     r"^nats: nats-server \d+\.\d+\.\d+ ready on nats://127\.0\.0\.1:(\d+), "
@@ -52,14 +55,6 @@ def server_pid(launcher_pid: int) -> int:
     return pid
 
 
-def running(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def own_lines(proc) -> list[str]:
     """What nats-local printed, but the line of a first start that says it made its nkey."""
     return [line for line in proc.stderr.lines if not MADE_LINE.match(line)]
@@ -75,7 +70,7 @@ def test_one_line_at_start_and_nothing_else_until_it_stops(procs, tmp_path):
         assert (tmp_path / "js" / "jetstream").is_dir()
 
         proc.popen.send_signal(signal.SIGTERM)
-        assert proc.popen.wait(10) == 0
+        assert proc.wait(10) == 0
         assert own_lines(proc) == [found.string]  # the banner and shutdown lines are hidden
         made = [MADE_LINE.match(line)[1] for line in proc.stderr.lines if MADE_LINE.match(line)]
         assert made == ([str(port)] if start == "first" else []), "its nkey is made once"
@@ -99,8 +94,8 @@ def test_sigint_and_sighup_stop_the_server_cleanly(procs, tmp_path, signum):
     proc.stderr.wait_for(START_LINE.pattern)
     server = server_pid(proc.popen.pid)
     proc.popen.send_signal(signum)
-    assert proc.popen.wait(10) == 0
-    assert not running(server)
+    assert proc.wait(10) == 0
+    assert not is_running(server)
     assert len(own_lines(proc)) == 1, proc.stderr.text()
 
 
@@ -118,7 +113,7 @@ def test_nats_local_killed_the_server_stops_too(procs, tmp_path):
     server = server_pid(proc.popen.pid)
     proc.popen.kill()
     proc.popen.wait(5)
-    wait_until(lambda: not running(server), 10, "the orphaned server to stop")
+    wait_until(lambda: not is_running(server), 10, "the orphaned server to stop")
 
 
 def test_debug_shows_the_server_banner(procs, tmp_path):
@@ -139,7 +134,7 @@ def test_debug_shows_the_server_banner(procs, tmp_path):
 
 def test_a_malformed_setting_is_one_line_and_exit_2(procs, tmp_path):
     proc = nats_local(procs, tmp_path, free_port(), LOG_LEVEL="LOUD")
-    assert proc.popen.wait(15) == 2
+    assert proc.wait(15) == 2
     proc.stderr.wait_for(r"^nats: configuration error: LOG_LEVEL='LOUD' is not one of", 5)
     assert len(proc.stderr.lines) == 1
 

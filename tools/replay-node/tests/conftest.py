@@ -1,26 +1,22 @@
-"""Fixtures for the replay-node tests: real servers on free loopback ports, always stopped."""
+"""Fixtures of the replay-node tests: the node's own HTTP JSON-RPC client, the bundled
+sample served in this process, and the node's command line.
+
+Processes, waiting, ports and nodes started in the test's process (`in_process_node`)
+come from the test kit (steem_testing), as for every test of the workspace.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
-import queue
-import re
-import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from replay_node.node import ReplayNode
-
-FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "mainnet"
+from steem_testing.processes import Proc
 
 
 class Http:
@@ -70,29 +66,6 @@ class Http:
         return json.loads(body)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
-
-
-@pytest.fixture
-def wait() -> Callable[..., Any]:
-    """wait(predicate, timeout, what): poll with a deadline instead of sleeping blindly."""
-    return wait_until
-
-
-@pytest.fixture
-def fixtures_dir() -> Path:
-    assert FIXTURES.is_dir(), FIXTURES
-    return FIXTURES
-
-
 @pytest.fixture(scope="module")
 def sample_node() -> Iterator[ReplayNode]:
     """The bundled sample, everything visible and irreversible (pace 0)."""
@@ -118,83 +91,10 @@ def client() -> Iterator[Callable[[str], Http]]:
 
 
 @pytest.fixture
-def make_node() -> Iterator[Callable[..., ReplayNode]]:
-    """make_node(**ReplayNode options) -> started node; all stopped at the end of the test."""
-    nodes: list[ReplayNode] = []
-
-    def make(*args: Any, **kwargs: Any) -> ReplayNode:
-        kwargs.setdefault("pace", 0)
-        nodes.append(ReplayNode(*args, **kwargs).start())
-        return nodes[-1]
-
-    yield make
-    for n in nodes:
-        n.stop()
-
-
-class Proc:
-    """A replay-node subprocess with its stderr lines collected by a thread."""
-
-    def __init__(self, args: list[str]):
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "replay_node", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.popen.stderr is not None
-        for raw in self.popen.stderr:
-            self.lines.put(raw.decode(errors="replace").rstrip("\n"))
-
-    def wait_for(self, pattern: str, timeout: float = 20) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.seen:
-                m = re.search(pattern, line)
-                if m:
-                    return m
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no stderr line matching {pattern!r}: {self.seen}")
-            try:
-                self.seen.append(self.lines.get(timeout=min(left, 0.2)))
-            except queue.Empty:
-                if self.popen.poll() is not None and self.lines.empty():
-                    raise AssertionError(
-                        f"exited {self.popen.returncode} before {pattern!r}: {self.seen}"
-                    ) from None
-
-    def stderr_lines(self) -> list[str]:
-        self._reader.join(timeout=5)
-        while not self.lines.empty():
-            self.seen.append(self.lines.get())
-        return self.seen
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(5)
-
-
-@pytest.fixture
-def spawn() -> Iterator[Callable[..., Proc]]:
-    """spawn(*cli args) -> Proc running `python -m replay_node ...`; killed at the end."""
-    procs: list[Proc] = []
-
-    def start(*args: Any) -> Proc:
-        procs.append(Proc([str(a) for a in args]))
-        return procs[-1]
-
-    yield start
-    for p in procs:
-        p.stop()
+def replay_cli(procs) -> Callable[..., Proc]:
+    """replay_cli(*args): `python -m replay_node ...` started by the test kit (its output
+    read line by line, stopped at the end of the test)."""
+    return lambda *args: procs([sys.executable, "-m", "replay_node", *args], name="replay-node")
 
 
 @pytest.fixture(scope="module")
@@ -207,8 +107,8 @@ def posts() -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def chain(make_node, client):
+def chain(in_process_node, client):
     """A node over the sample, everything visible, producing blocks after it; and its
     HTTP client."""
-    node = make_node(irreversible_lag=2, keep_producing=True)
+    node = in_process_node(irreversible_lag=2, keep_producing=True)
     return node, client(node.url)

@@ -27,6 +27,7 @@ from replay_node.shapes import (
     tx_to_appbase,
     tx_to_condenser,
 )
+from steem_testing.paths import MAINNET
 
 APPBASE = ["3286849", "5771683", "6531076"]
 
@@ -47,8 +48,8 @@ def same(a, b) -> bool:
 
 
 @pytest.mark.parametrize("num", APPBASE)
-def test_real_appbase_blocks_round_trip_exactly(fixtures_dir, num):
-    block = appbase_block(fixtures_dir, num)
+def test_real_appbase_blocks_round_trip_exactly(num):
+    block = appbase_block(MAINNET, num)
     condenser = to_condenser(block)
     assert same(to_appbase(condenser), block)
     assert same(to_condenser(to_appbase(condenser)), condenser)
@@ -64,8 +65,8 @@ def test_real_appbase_blocks_round_trip_exactly(fixtures_dir, num):
     )
 
 
-def test_real_condenser_block_round_trips_exactly(fixtures_dir):
-    block = condenser_block(fixtures_dir)
+def test_real_condenser_block_round_trips_exactly():
+    block = condenser_block(MAINNET)
     appbase = to_appbase(block)
     assert same(to_condenser(appbase), block)
     op = appbase["transactions"][0]["operations"][0]
@@ -127,8 +128,8 @@ def _fixture_transactions(fixtures: Path) -> list[tuple[str, dict]]:
     return out
 
 
-def test_every_real_transaction_round_trips_exactly(fixtures_dir):
-    txs = _fixture_transactions(fixtures_dir)
+def test_every_real_transaction_round_trips_exactly():
+    txs = _fixture_transactions(MAINNET)
     assert len(txs) >= 25
     for name, tx in txs:
         appbase = tx_to_appbase(tx)
@@ -140,8 +141,8 @@ def test_every_real_transaction_round_trips_exactly(fixtures_dir):
     assert tx_to_appbase(pow2)["operations"][0]["value"]["work"]["type"] == "equihash_pow"
 
 
-def test_normalize_synthesises_stable_ids_for_a_bare_condenser_block(fixtures_dir):
-    block = condenser_block(fixtures_dir)
+def test_normalize_synthesises_stable_ids_for_a_bare_condenser_block():
+    block = condenser_block(MAINNET)
     a, b = normalize_block(block), normalize_block(json.loads(json.dumps(block)))
     assert a == b
     assert a["block_id"].startswith("003d0901") and len(a["block_id"]) == 40
@@ -164,9 +165,9 @@ def test_all_record_forms_load_into_the_same_blocks(tmp_path):
     assert load_archive(path) == blocks
 
 
-def test_a_single_pretty_printed_response_is_an_archive_too(fixtures_dir):
-    (block,) = load_archive(fixtures_dir / "steem-blocks" / "appbase" / "3286849.json")
-    assert block == appbase_block(fixtures_dir, "3286849")
+def test_a_single_pretty_printed_response_is_an_archive_too():
+    (block,) = load_archive(MAINNET / "steem-blocks" / "appbase" / "3286849.json")
+    assert block == appbase_block(MAINNET, "3286849")
 
 
 def _write_lines(path: Path, blocks: list) -> Path:
@@ -218,22 +219,22 @@ def test_new_posts_lists_root_comments_once_in_order():
     assert new_posts(blocks, include_edits=True)[-1] == "https://steemit.com/@a/p"
 
 
-def test_sample_archive_embeds_the_real_blocks_and_transactions(fixtures_dir):
+def test_sample_archive_embeds_the_real_blocks_and_transactions():
     assert sample_archive_path().name == "sample.jsonl.gz"
     blocks = load_archive()
     nums = [int(b["block_id"][:8], 16) for b in blocks]
     assert nums == list(range(3286700, 3287100))
     by_num = dict(zip(nums, blocks, strict=True))
-    assert same(by_num[3286849], appbase_block(fixtures_dir, "3286849"))
+    assert same(by_num[3286849], appbase_block(MAINNET, "3286849"))
     assert by_num[3286848]["block_id"] == by_num[3286849]["previous"]
 
     all_txs = [tx for b in blocks for tx in b["transactions"]]
     present = {json.dumps(tx, sort_keys=True) for tx in all_txs}
-    real = [appbase_block(fixtures_dir, n) for n in APPBASE] + [condenser_block(fixtures_dir)]
+    real = [appbase_block(MAINNET, n) for n in APPBASE] + [condenser_block(MAINNET)]
     for block in real:
         for tx in to_appbase(block)["transactions"]:
             assert json.dumps(tx, sort_keys=True) in present
-    for name, tx in _fixture_transactions(fixtures_dir):
+    for name, tx in _fixture_transactions(MAINNET):
         assert json.dumps(tx_to_appbase(tx), sort_keys=True) in present, name
     for block in real[:3]:  # real transaction ids are kept
         ids = {i for b in blocks for i in b["transaction_ids"]}

@@ -18,9 +18,9 @@ START = re.compile(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_serves_on_a_free_port_and_exits_0_on_signal(spawn, sig):
-    proc = spawn("--port", "0", "--pace", "0")
-    line = proc.wait_for(START.pattern).group(0)
+def test_serves_on_a_free_port_and_exits_0_on_signal(replay_cli, sig):
+    proc = replay_cli("--port", "0", "--pace", "0")
+    line = proc.stderr.wait_for(START.pattern).group(0)
     n, first, last, source, url, port, pace, lag = START.match(line).groups()
     assert (n, first, last, pace, lag) == ("400", "3286700", "3287099", "0", "0")
     assert source.endswith("sample.jsonl.gz") and int(port) > 0
@@ -29,13 +29,13 @@ def test_serves_on_a_free_port_and_exits_0_on_signal(spawn, sig):
     assert status["head"] == status["irreversible"] == 3287099
     t0 = time.monotonic()
     proc.popen.send_signal(sig)
-    assert proc.popen.wait(5) == 0
+    assert proc.wait(5) == 0
     assert time.monotonic() - t0 < 1.0
 
 
-def test_default_pace_and_lag_in_the_start_line(spawn):
-    proc = spawn("--port", "0", "--start-blocks", "10")
-    m = START.match(proc.wait_for(START.pattern).group(0))
+def test_default_pace_and_lag_in_the_start_line(replay_cli):
+    proc = replay_cli("--port", "0", "--start-blocks", "10")
+    m = START.match(proc.stderr.wait_for(START.pattern).group(0))
     assert m.group(7, 8) == ("3", "15")
     with urllib.request.urlopen(m.group(5) + "/status", timeout=5) as resp:
         assert json.load(resp)["head"] == 3286709
@@ -63,11 +63,13 @@ def _bad_archive(tmp_path, kind: str):
         ("missing", "", "cannot open"),
     ],
 )
-def test_refuses_a_broken_archive_with_one_line_and_exit_2(spawn, tmp_path, kind, where, problem):
+def test_refuses_a_broken_archive_with_one_line_and_exit_2(
+    replay_cli, tmp_path, kind, where, problem
+):
     path = tmp_path / "missing.jsonl" if kind == "missing" else _bad_archive(tmp_path, kind)
-    proc = spawn(path, "--port", "0")
-    assert proc.popen.wait(20) == 2
-    lines = proc.stderr_lines()
+    proc = replay_cli(path, "--port", "0")
+    assert proc.wait(20) == 2
+    lines = proc.stderr.lines
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"replay-node: error: {path}{where}")
     assert problem in lines[0]

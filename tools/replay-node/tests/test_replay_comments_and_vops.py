@@ -15,6 +15,7 @@ from replay_node.archive import comment_operations, load_archive, new_posts, wri
 from replay_node.chain_config import parse_time
 from replay_node.fork import PERMLINK_SUFFIX
 from replay_node.generate import generate_archive, generate_blocks
+from steem_testing.paths import MAINNET
 
 FIRST = 900
 NO_TRX = "0" * 40
@@ -96,7 +97,7 @@ def test_the_bundled_sample_has_no_edits_yet():
 # -- find_comments and get_content ----------------------------------------------------
 
 
-def test_created_last_update_active_and_deletion_as_of_the_head(make_node, client):
+def test_created_last_update_active_and_deletion_as_of_the_head(in_process_node, client):
     blocks = chain()
     with_ops(blocks[3], comment("ann", "my-post", "the body"))
     with_ops(blocks[5], comment("ann", "my-post", "the whole new body", title="New title"))
@@ -104,7 +105,7 @@ def test_created_last_update_active_and_deletion_as_of_the_head(make_node, clien
     with_ops(blocks[7], comment("ann", "my-post", "@@ -1,3 +1,3 @@\n-the\n+THE\n"))
     with_ops(blocks[9], delete("ann", "my-post"))
     ts = [b["timestamp"] for b in blocks]
-    node = make_node(blocks=blocks, start_blocks=3)
+    node = in_process_node(blocks=blocks, start_blocks=3)
     http = client(node.url)
     key = ("ann", "my-post")
 
@@ -179,10 +180,10 @@ def test_find_comments_limits_and_errors(sample_node, client):
     assert "Expected 2 argument(s), was 1" in error["message"]
 
 
-def test_a_fork_takes_its_posts_with_it(make_node, client):
+def test_a_fork_takes_its_posts_with_it(in_process_node, client):
     blocks = chain(20)
     with_ops(blocks[11], comment("cat", "forked"))
-    node = make_node(blocks=blocks, start_blocks=12, irreversible_lag=2, forks=[FIRST + 11])
+    node = in_process_node(blocks=blocks, start_blocks=12, irreversible_lag=2, forks=[FIRST + 11])
     http = client(node.url)
     assert [c["permlink"] for c in find(http, ("cat", "forked"))] == ["forked"]
     node.advance()  # past the fork: block 11 is now the new branch's
@@ -194,8 +195,8 @@ def test_a_fork_takes_its_posts_with_it(make_node, client):
 # -- virtual operations ---------------------------------------------------------------
 
 
-def test_a_recorded_answer_is_served_as_recorded(make_node, client, fixtures_dir, tmp_path):
-    path = fixtures_dir / "steem-vops" / "get_ops_in_block-1000000.account_history_api.json"
+def test_a_recorded_answer_is_served_as_recorded(in_process_node, client, tmp_path):
+    path = MAINNET / "steem-vops" / "get_ops_in_block-1000000.account_history_api.json"
     recorded = json.loads(path.read_text())["ops"]
     num = recorded[0]["block"]
     start = parse_time(recorded[0]["timestamp"]) - 3
@@ -203,7 +204,7 @@ def test_a_recorded_answer_is_served_as_recorded(make_node, client, fixtures_dir
     blocks[1]["virtual_ops"] = recorded  # an archive keeps them as a node gave them
     archive = tmp_path / "recorded.jsonl"
     write_archive(blocks, archive)
-    http = client(make_node(archive).url)
+    http = client(in_process_node(archive).url)
 
     assert http.result("condenser_api.get_ops_in_block", [num, True]) == recorded
     (appbase,) = http.result(
@@ -236,8 +237,8 @@ def test_a_recorded_answer_is_served_as_recorded(make_node, client, fixtures_dir
     )
 
 
-def test_the_sample_serves_virtual_operations_in_real_shapes(sample_node, client, fixtures_dir):
-    path = fixtures_dir / "steem-vops" / "get_ops_in_block-1000000.account_history_api.json"
+def test_the_sample_serves_virtual_operations_in_real_shapes(sample_node, client):
+    path = MAINNET / "steem-vops" / "get_ops_in_block-1000000.account_history_api.json"
     real_keys = set(json.loads(path.read_text())["ops"][0])
     http = client(sample_node.url)
     blocks = load_archive(None, virtual_ops=True)

@@ -11,6 +11,7 @@ from replay_node.faults import Faults, fault_plan
 from replay_node.fork import PERMLINK_SUFFIX, fork_block_id
 from replay_node.generate import generate_blocks
 from replay_node.node import ReplayNode
+from steem_testing.waiting import wait_until
 
 FIRST = 700
 
@@ -36,10 +37,12 @@ def ref(block: dict) -> dict:
 # -- forks ----------------------------------------------------------------------------
 
 
-def test_a_fork_replaces_the_last_blocks_once_the_head_moves_past_it(make_node, client):
+def test_a_fork_replaces_the_last_blocks_once_the_head_moves_past_it(in_process_node, client):
     chain = blocks()
     at, depth = 710, 3
-    node = make_node(blocks=chain, start_blocks=5, irreversible_lag=4, forks=[at], fork_depth=depth)
+    node = in_process_node(
+        blocks=chain, start_blocks=5, irreversible_lag=4, forks=[at], fork_depth=depth
+    )
     http = client(node.url)
     node.advance(at - FIRST - 4)  # head at 710: the old branch, in both shapes
     assert http.status()["head"] == at
@@ -83,9 +86,9 @@ def test_a_fork_replaces_the_last_blocks_once_the_head_moves_past_it(make_node, 
     }
 
 
-def test_new_posts_of_the_new_branch_are_other_posts(make_node, client):
+def test_new_posts_of_the_new_branch_are_other_posts(in_process_node, client):
     chain = blocks()
-    node = make_node(blocks=chain, start_blocks=10, irreversible_lag=2, forks=[712])
+    node = in_process_node(blocks=chain, start_blocks=10, irreversible_lag=2, forks=[712])
     http = client(node.url)
     node.advance(4)  # head at 713, past the fork
     served = [get_block(http, n) for n in range(FIRST, 714)]
@@ -95,12 +98,12 @@ def test_new_posts_of_the_new_branch_are_other_posts(make_node, client):
     assert not new_branch_posts & old_posts
 
 
-def test_two_forks_and_a_forked_chain_served_by_the_clock(make_node, client, wait):
-    node = make_node(
+def test_two_forks_and_a_forked_chain_served_by_the_clock(in_process_node, client):
+    node = in_process_node(
         blocks=blocks(), pace=0.05, start_blocks=2, irreversible_lag=3, forks=[705, 712]
     )
     http = client(node.url)
-    status = wait(
+    status = wait_until(
         lambda: (s := http.status())["head"] == FIRST + 19 and s, 10, "the end of the archive"
     )
     assert [f["done"] for f in status["forks"]] == [True, True]
@@ -130,27 +133,27 @@ def test_impossible_forks_are_refused(options, problem):
         ReplayNode(blocks=blocks(), pace=0, start_blocks=5, **options)
 
 
-def test_cli_forks_and_refuses_a_fork_deeper_than_the_lag(spawn, tmp_path):
+def test_cli_forks_and_refuses_a_fork_deeper_than_the_lag(replay_cli, tmp_path):
     archive = tmp_path / "chain.jsonl"
     write_archive(blocks(), archive)
-    bad = spawn(archive, "--port", "0", "--pace", "0", "--fork-at", "710", "--fork-depth", "3")
-    assert bad.popen.wait(20) == 2
-    (line,) = bad.stderr_lines()
+    bad = replay_cli(archive, "--port", "0", "--pace", "0", "--fork-at", "710", "--fork-depth", "3")
+    assert bad.wait(20) == 2
+    (line,) = bad.stderr.lines
     assert line.startswith("replay-node: error: fork depth 3 is more than the irreversible lag")
 
-    proc = spawn(
+    proc = replay_cli(
         *(archive, "--port", "0", "--pace", "0.05", "--start-blocks", "2"),
         *("--irreversible-lag", "3", "--fork-at", "710", "--fork-depth", "3"),
     )
-    proc.wait_for(r"fork planned at block 710: blocks 708\.\.710 will be replaced")
+    proc.stderr.wait_for(r"fork planned at block 710: blocks 708\.\.710 will be replaced")
 
 
 # -- corrupted previous, fault counters -----------------------------------------------
 
 
-def test_corrupt_previous_serves_a_block_that_does_not_link(make_node, client):
+def test_corrupt_previous_serves_a_block_that_does_not_link(in_process_node, client):
     chain = blocks()
-    node = make_node(blocks=chain, corrupt_previous={705})
+    node = in_process_node(blocks=chain, corrupt_previous={705})
     http = client(node.url)
     block = get_block(http, 705)
     assert block["block_id"] == chain[5]["block_id"], "the node claims the same block"
@@ -161,8 +164,8 @@ def test_corrupt_previous_serves_a_block_that_does_not_link(make_node, client):
     assert http.status()["faults_injected"]["corrupt_previous"] == 2
 
 
-def test_faults_injected_are_counted_by_kind(make_node, client):
-    node = make_node(
+def test_faults_injected_are_counted_by_kind(in_process_node, client):
+    node = in_process_node(
         blocks=blocks(), fail_503=0.25, fail_truncate=0.25, fail_rpc_error=0.25, seed=3
     )
     http = client(node.url)
@@ -181,7 +184,7 @@ def test_faults_injected_are_counted_by_kind(make_node, client):
     counted = http.status()["faults_injected"]
     assert {k: counted[k] for k in outcomes} == outcomes
     assert all(outcomes.values())
-    nulls = make_node(blocks=blocks(), null_blocks={703}, null_blocks_times=2)
+    nulls = in_process_node(blocks=blocks(), null_blocks={703}, null_blocks_times=2)
     http = client(nulls.url)
     for _ in range(3):
         http.result("block_api.get_block", {"block_num": 703})
@@ -200,7 +203,7 @@ MALFORMED_OPS = [
 
 
 def test_malformed_operations_and_lone_surrogates_are_served_as_they_are(
-    make_node, client, tmp_path
+    in_process_node, client, tmp_path
 ):
     chain = blocks(3)
     block = json.loads(json.dumps(chain[1]))
@@ -228,7 +231,7 @@ def test_malformed_operations_and_lone_surrogates_are_served_as_they_are(
     assert loaded[1]["transactions"][0]["operations"] == block["transactions"][0]["operations"]
     assert new_posts(loaded[1:2]) == ["https://steemit.com/@ann/lone\ud800surrogate"]
 
-    node = make_node(archive)
+    node = in_process_node(archive)
     http = client(node.url)
     status, body = http.post(
         {"jsonrpc": "2.0", "id": 1, "method": "block_api.get_block", "params": {"block_num": 701}}
@@ -240,9 +243,9 @@ def test_malformed_operations_and_lone_surrogates_are_served_as_they_are(
     assert condenser["transactions"][0]["operations"][: len(MALFORMED_OPS)] == MALFORMED_OPS
 
 
-def test_fault_plan_tells_what_each_request_will_meet(make_node, client):
+def test_fault_plan_tells_what_each_request_will_meet(in_process_node, client):
     options = dict(fail_503=0.2, fail_truncate=0.2, fail_rpc_error=0.2, fail_stall=0.2)
-    node = make_node(blocks=blocks(), stall_seconds=0.01, seed=9, **options)
+    node = in_process_node(blocks=blocks(), stall_seconds=0.01, seed=9, **options)
     http = client(node.url)
     seen = []
     for _ in range(40):
@@ -265,9 +268,9 @@ def test_fault_plan_tells_what_each_request_will_meet(make_node, client):
     assert set(seen) == {"stall", "http_503", "truncated", "rpc_error", "ok"}
 
 
-def test_served_block_shows_the_branch_served_now(make_node):
+def test_served_block_shows_the_branch_served_now(in_process_node):
     chain = blocks()
-    node = make_node(blocks=chain, start_blocks=11, irreversible_lag=2, forks=[710])
+    node = in_process_node(blocks=chain, start_blocks=11, irreversible_lag=2, forks=[710])
     assert node.served_block(710) == chain[10]
     node.advance()
     assert node.served_block(710)["block_id"] == fork_block_id(710, chain[10]["block_id"])

@@ -61,14 +61,14 @@ def test_generated_blocks_are_linked_realistic_and_posts_unique(tmp_path):
     assert sum(types.values()) == summary["ops"]
 
 
-def test_generate_command(spawn, tmp_path):
+def test_generate_command(replay_cli, tmp_path):
     out = tmp_path / "cli.jsonl.gz"
-    proc = spawn("generate", "--blocks", "50", "--start", "20", "--seed", "3", "--out", out)
-    assert proc.popen.wait(30) == 0, proc.stderr_lines()
-    assert re.search(r"wrote 50 blocks 20\.\.69", proc.stderr_lines()[-1])
+    proc = replay_cli("generate", "--blocks", "50", "--start", "20", "--seed", "3", "--out", out)
+    assert proc.wait(30) == 0, proc.stderr.lines
+    assert re.search(r"wrote 50 blocks 20\.\.69", proc.stderr.lines[-1])
     blocks = load_archive(out)
     assert len(blocks) == 50
 
-    listing = spawn("posts", out)
-    assert listing.popen.wait(30) == 0
-    assert listing.popen.stdout.read().decode().split() == new_posts(blocks)
+    listing = replay_cli("posts", out)
+    assert listing.wait(30) == 0
+    assert listing.stdout.text().split() == new_posts(blocks)

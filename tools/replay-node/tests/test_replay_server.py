@@ -10,12 +10,14 @@ import pytest
 from replay_node.archive import load_archive
 from replay_node.generate import generate_blocks
 from replay_node.shapes import to_condenser
+from steem_testing.paths import MAINNET
+from steem_testing.waiting import wait_until
 
 FIRST, LAST, REAL = 3286700, 3287099, 3286849
 
 
-def real_block(fixtures_dir) -> dict:
-    path = fixtures_dir / "steem-blocks" / "appbase" / f"{REAL}.json"
+def real_block(fixtures) -> dict:
+    path = fixtures / "steem-blocks" / "appbase" / f"{REAL}.json"
     return json.loads(path.read_text())["result"]["block"]
 
 
@@ -49,9 +51,9 @@ def test_dynamic_global_properties(sample_node, client):
     assert legacy["total_vesting_shares"].endswith(" VESTS")
 
 
-def test_get_block_serves_the_real_block_in_both_shapes(sample_node, client, fixtures_dir):
+def test_get_block_serves_the_real_block_in_both_shapes(sample_node, client):
     http = client(sample_node.url)
-    block = real_block(fixtures_dir)
+    block = real_block(MAINNET)
     assert http.result("block_api.get_block", {"block_num": REAL}) == {"block": block}
     condenser = http.result("condenser_api.get_block", [REAL])
     assert condenser == to_condenser(block)
@@ -152,14 +154,14 @@ def small_blocks(n: int = 12) -> list[dict]:
     return list(_blocks(n))
 
 
-def test_pace_advances_head_and_lib_with_lag(make_node, client, wait):
-    node = make_node(blocks=small_blocks(30), pace=0.15, irreversible_lag=2)
+def test_pace_advances_head_and_lib_with_lag(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(30), pace=0.15, irreversible_lag=2)
     http = client(node.url)
     s = http.status()
     assert s["irreversible"] == max(499, s["head"] - 2)  # never below first block - 1
     assert http.result("block_api.get_block", {"block_num": s["head"] + 5}) == {}
     start = s["head"]
-    s = wait(lambda: (st := http.status())["head"] >= start + 3 and st, 10, "3 more blocks")
+    s = wait_until(lambda: (st := http.status())["head"] >= start + 3 and st, 10, "3 more blocks")
     assert s["irreversible"] == s["head"] - 2
     assert node.visibility()["500"]["head"] < node.visibility()["501"]["head"]
     dgp = http.result("database_api.get_dynamic_global_properties", {})
@@ -169,10 +171,12 @@ def test_pace_advances_head_and_lib_with_lag(make_node, client, wait):
     assert block["block_id"] == dgp["head_block_id"]
 
 
-def test_lib_catches_up_after_the_end_and_visibility_is_recorded(make_node, client, wait):
-    node = make_node(blocks=small_blocks(10), pace=0.02, irreversible_lag=4, start_blocks=3)
+def test_lib_catches_up_after_the_end_and_visibility_is_recorded(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(10), pace=0.02, irreversible_lag=4, start_blocks=3)
     http = client(node.url)
-    s = wait(lambda: (st := http.status())["irreversible"] == 509 and st, 10, "everything final")
+    s = wait_until(
+        lambda: (st := http.status())["irreversible"] == 509 and st, 10, "everything final"
+    )
     assert s["head"] == 509
     code, body = http.request("GET", "/visibility")
     vis = json.loads(body)
@@ -184,18 +188,18 @@ def test_lib_catches_up_after_the_end_and_visibility_is_recorded(make_node, clie
     assert node.timeline.finished
 
 
-def test_pace_zero_shows_everything_and_lag_holds(make_node, client):
-    node = make_node(blocks=small_blocks(), irreversible_lag=5)
+def test_pace_zero_shows_everything_and_lag_holds(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(), irreversible_lag=5)
     s = client(node.url).status()
     assert (s["head"], s["irreversible"]) == (511, 506)
     assert node.advance(3) == (511, 509)
-    node = make_node(blocks=small_blocks(), start_blocks=4)
+    node = in_process_node(blocks=small_blocks(), start_blocks=4)
     assert client(node.url).status()["head"] == 503
     assert node.advance() == (504, 504)
 
 
-def test_lib_never_below_first_block_minus_one(make_node, client):
-    node = make_node(blocks=small_blocks(), pace=60, irreversible_lag=15, start_blocks=5)
+def test_lib_never_below_first_block_minus_one(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(), pace=60, irreversible_lag=15, start_blocks=5)
     dgp = client(node.url).result("database_api.get_dynamic_global_properties", {})
     assert dgp["head_block_number"] == 504
     assert dgp["last_irreversible_block_num"] == 499
@@ -204,8 +208,8 @@ def test_lib_never_below_first_block_minus_one(make_node, client):
 # -- latency and faults ---------------------------------------------------------------
 
 
-def test_latency(make_node, client):
-    node = make_node(blocks=small_blocks(), latency=0.2)
+def test_latency(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(), latency=0.2)
     http = client(node.url)
     t0 = time.monotonic()
     http.result("block_api.get_block", {"block_num": 500})
@@ -215,16 +219,16 @@ def test_latency(make_node, client):
     assert time.monotonic() - t0 < 0.2
 
 
-def test_fail_503_and_status_is_never_faulted(make_node, client):
-    node = make_node(blocks=small_blocks(), fail_503=1.0)
+def test_fail_503_and_status_is_never_faulted(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(), fail_503=1.0)
     http = client(node.url)
     status, body = http.post({"jsonrpc": "2.0", "id": 1, "method": "block_api.get_block"})
     assert status == 503 and b"Service Temporarily Unavailable" in body
     assert http.status()["requests_served"] == 1
 
 
-def test_fail_truncate(make_node, client):
-    node = make_node(blocks=small_blocks(), fail_truncate=1.0)
+def test_fail_truncate(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(), fail_truncate=1.0)
     status, body = client(node.url).post(
         {"jsonrpc": "2.0", "id": 1, "method": "block_api.get_block", "params": {"block_num": 501}}
     )
@@ -234,8 +238,8 @@ def test_fail_truncate(make_node, client):
     assert body.startswith(b'{"jsonrpc":"2.0","result":{"block":')
 
 
-def test_fail_rpc_error(make_node, client):
-    node = make_node(blocks=small_blocks(), fail_rpc_error=1.0)
+def test_fail_rpc_error(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(), fail_rpc_error=1.0)
     http = client(node.url)
     assert http.call("block_api.get_block", {"block_num": 501}, id=8) == {
         "jsonrpc": "2.0",
@@ -246,17 +250,17 @@ def test_fail_rpc_error(make_node, client):
     assert json.loads(body)["error"]["message"] == "Internal Error"
 
 
-def test_fail_stall(make_node, client):
-    node = make_node(blocks=small_blocks(), fail_stall=1.0, stall_seconds=0.3)
+def test_fail_stall(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(), fail_stall=1.0, stall_seconds=0.3)
     http = client(node.url)
     t0 = time.monotonic()
     assert http.result("block_api.get_block", {"block_num": 501})["block"]
     assert time.monotonic() - t0 >= 0.3
 
 
-def test_faults_are_deterministic_for_a_seed(make_node, client):
+def test_faults_are_deterministic_for_a_seed(in_process_node, client):
     def pattern(seed: int) -> list[int]:
-        node = make_node(blocks=small_blocks(), fail_503=0.3, fail_rpc_error=0.3, seed=seed)
+        node = in_process_node(blocks=small_blocks(), fail_503=0.3, fail_rpc_error=0.3, seed=seed)
         http = client(node.url)
         out = []
         for _ in range(40):
@@ -269,8 +273,8 @@ def test_faults_are_deterministic_for_a_seed(make_node, client):
     assert set(a) == {0, 1, 503}
 
 
-def test_null_blocks_a_few_times_then_served(make_node, client):
-    node = make_node(blocks=small_blocks(), null_blocks={503, 505}, null_blocks_times=2)
+def test_null_blocks_a_few_times_then_served(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(), null_blocks={503, 505}, null_blocks_times=2)
     http = client(node.url)
     assert http.result("block_api.get_block", {"block_num": 503}) == {}
     assert http.result("condenser_api.get_block", [503]) is None
@@ -278,14 +282,14 @@ def test_null_blocks_a_few_times_then_served(make_node, client):
     assert http.result("condenser_api.get_block", [503])["block_id"].startswith(f"{503:08x}")
     served = [http.result("block_api.get_block", {"block_num": n}) for n in (504, 505, 506)]
     assert [int(b["block"]["block_id"][:8], 16) if b else None for b in served] == [504, None, 506]
-    forever = make_node(blocks=small_blocks(), null_blocks={501})
+    forever = in_process_node(blocks=small_blocks(), null_blocks={501})
     http = client(forever.url)
     for _ in range(5):
         assert http.result("block_api.get_block", {"block_num": 501}) == {}
 
 
-def test_behind_reports_a_lagging_node(make_node, client):
-    node = make_node(blocks=small_blocks(), behind=4)
+def test_behind_reports_a_lagging_node(in_process_node, client):
+    node = in_process_node(blocks=small_blocks(), behind=4)
     http = client(node.url)
     dgp = http.result("database_api.get_dynamic_global_properties", {})
     assert dgp["head_block_number"] == 507
@@ -298,24 +302,24 @@ def test_behind_reports_a_lagging_node(make_node, client):
 # -- beem -----------------------------------------------------------------------------
 
 
-def test_beem_noderpc_appbase_and_batches(sample_node, fixtures_dir):
+def test_beem_noderpc_appbase_and_batches(sample_node):
     noderpc = pytest.importorskip("beemapi.noderpc")
     rpc = noderpc.NodeRPC([sample_node.url], num_retries=2, timeout=5)
     assert rpc.get_network()["prefix"] == "STM"
     dgp = rpc.get_dynamic_global_properties(api="database")
     assert dgp["head_block_number"] == LAST
-    assert rpc.get_block({"block_num": REAL}, api="block") == {"block": real_block(fixtures_dir)}
+    assert rpc.get_block({"block_num": REAL}, api="block") == {"block": real_block(MAINNET)}
     for n in range(FIRST, FIRST + 49):
         assert rpc.get_block({"block_num": n}, api="block", add_to_queue=True) is None
     batch = rpc.get_block({"block_num": FIRST + 49}, api="block", add_to_queue=False)
     assert [int(r["block"]["block_id"][:8], 16) for r in batch] == list(range(FIRST, FIRST + 50))
 
 
-def test_beem_noderpc_condenser(sample_node, fixtures_dir):
+def test_beem_noderpc_condenser(sample_node):
     noderpc = pytest.importorskip("beemapi.noderpc")
     rpc = noderpc.NodeRPC([sample_node.url], use_condenser=True, num_retries=2, timeout=5)
     block = rpc.get_block(REAL)
-    assert block == to_condenser(real_block(fixtures_dir))
+    assert block == to_condenser(real_block(MAINNET))
     assert block["transactions"][0]["operations"][0][0] == "vote"
     assert rpc.get_dynamic_global_properties()["head_block_number"] == LAST
 

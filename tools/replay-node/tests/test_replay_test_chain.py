@@ -18,6 +18,7 @@ from replay_node.accounts import DEMO_ACCOUNT, DEMO_PUBLIC_KEY, DEMO_WIF
 from replay_node.archive import load_archive
 from replay_node.chain_config import shift_time
 from replay_node.shapes import tx_to_appbase
+from steem_testing.waiting import wait_until
 
 STEEM = known_chains["STEEM"]  # chain id 64 zeros, prefix STM
 LAST = 3287099  # the sample's last block
@@ -132,7 +133,7 @@ def test_a_vote_signed_by_beem_goes_into_the_next_block(chain, posts):
     )
 
 
-def test_the_three_broadcast_methods(chain, client, posts, wait):
+def test_the_three_broadcast_methods(chain, client, posts):
     node, http = chain
     waiting = client(node.url)  # broadcast_transaction_synchronous holds its connection
     trx, first = sign(http, [vote(posts[0])])
@@ -159,7 +160,7 @@ def test_the_three_broadcast_methods(chain, client, posts, wait):
     synchronous.start()
     try:
         in_mempool = [{"trx_id": second, "status": "within_mempool"}]
-        wait(lambda: _statuses(http)[1:] == in_mempool, 10, "the broadcast in the mempool")
+        wait_until(lambda: _statuses(http)[1:] == in_mempool, 10, "the broadcast in the mempool")
         node.advance()
     finally:
         synchronous.join(10)
@@ -275,8 +276,8 @@ def test_refusals_in_steemd_shapes(chain, posts):
 # -- faults on demand -------------------------------------------------------------------
 
 
-def test_accepted_but_never_included(make_node, client, posts):
-    node = make_node(irreversible_lag=2, keep_producing=True, drop_accepted=1.0)
+def test_accepted_but_never_included(in_process_node, client, posts):
+    node = in_process_node(irreversible_lag=2, keep_producing=True, drop_accepted=1.0)
     http = client(node.url)
     trx, trx_id = sign(http, [vote(posts[0])], expires_in=6)
     assert "result" in broadcast(http, trx)
@@ -305,8 +306,8 @@ def test_accepted_but_never_included(make_node, client, posts):
     assert error_of(broadcast(http, trx))["data"]["name"] == "transaction_expiration_exception"
 
 
-def test_included_but_the_answer_lost(make_node, client, posts):
-    node = make_node(irreversible_lag=2, keep_producing=True, lose_answer=1.0)
+def test_included_but_the_answer_lost(in_process_node, client, posts):
+    node = in_process_node(irreversible_lag=2, keep_producing=True, lose_answer=1.0)
     http = client(node.url)
     trx, trx_id = sign(http, [vote(posts[0])])
     conn = httpclient.HTTPConnection(node.host, node.port, timeout=10)
@@ -325,8 +326,8 @@ def test_included_but_the_answer_lost(make_node, client, posts):
     assert node.status()["faults_injected"]["answer_lost"] == 1
 
 
-def test_refused_for_lack_of_resource_credits(make_node, client, posts):
-    http = client(make_node(irreversible_lag=2, refuse_rc=1.0).url)
+def test_refused_for_lack_of_resource_credits(in_process_node, client, posts):
+    http = client(in_process_node(irreversible_lag=2, refuse_rc=1.0).url)
     error = error_of(broadcast(http, sign(http, [vote(posts[0])])[0]))
     assert (error["code"], error["data"]["code"], error["data"]["name"]) == (
         -32000,
@@ -340,10 +341,10 @@ def test_refused_for_lack_of_resource_credits(make_node, client, posts):
 # -- blocks after the archive, transaction status, the command line ---------------------
 
 
-def test_keeps_producing_after_the_archive_with_the_clock(make_node, client, wait):
-    node = make_node(pace=0.02, start_blocks=400, irreversible_lag=3, keep_producing=True)
+def test_keeps_producing_after_the_archive_with_the_clock(in_process_node, client):
+    node = in_process_node(pace=0.02, start_blocks=400, irreversible_lag=3, keep_producing=True)
     http = client(node.url)
-    status = wait(
+    status = wait_until(
         lambda: (s := http.status())["head"] >= LAST + 5 and s, 10, "blocks after the archive"
     )
     assert status["last_block"] >= status["head"] and status["keep_producing"] is True
@@ -370,13 +371,13 @@ def test_find_transaction_of_the_archive_and_of_nothing(chain):
     assert http.result("transaction_status_api.find_transaction", old) == {"status": "too_old"}
 
 
-def test_command_line_options(spawn, client):
+def test_command_line_options(replay_cli, client):
     key = format(PrivateKey(OTHER_WIF).pubkey, "STM")
     options = ("--keep-producing", "--account", f"other:{key}", "--drop-accepted", "0.5")
-    proc = spawn("--port", "0", "--pace", "0", *options)
-    http = client(proc.wait_for(r"on (http://\S+) ").group(1))
+    proc = replay_cli("--port", "0", "--pace", "0", *options)
+    http = client(proc.stderr.wait_for(r"on (http://\S+) ").group(1))
     assert http.status()["accounts"] == ["other", DEMO_ACCOUNT]
     refs = http.result("account_by_key_api.get_key_references", {"keys": [key]})
     assert refs == {"accounts": [["other"]]}
-    bad = spawn("--port", "0", "--account", "nokey")
-    assert bad.popen.wait(20) == 2
+    bad = replay_cli("--port", "0", "--account", "nokey")
+    assert bad.wait(20) == 2

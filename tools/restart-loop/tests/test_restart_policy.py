@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 from restart_loop.cli import parse_args
 from restart_loop.policy import RestartPolicy
 from restart_loop.supervisor import Supervisor, describe_exit, fmt_seconds
+from steem_testing.processes import run_command
 
 
 class FakeClock:
@@ -77,13 +77,14 @@ def test_the_delays_are_the_projects_one_backoff_policy() -> None:
     assert policy.next_delay == backoff.upcoming
 
 
-def test_the_loop_does_not_load_the_settings_libraries() -> None:
+def test_the_loop_does_not_load_the_settings_libraries(tmp_path) -> None:
     # One restart loop per Procfile line: pydantic and nats-py would cost each 0.5 s, 27 MB.
     code = (
         "import sys, restart_loop.cli\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'nats'}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_command([sys.executable, "-c", code], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 

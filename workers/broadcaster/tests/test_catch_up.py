@@ -4,10 +4,12 @@ a real nats-server: every block once and in order, whatever the nodes do."""
 import re
 import signal
 
-from faults_support import first_difference, node_status
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
-from support import BIN, expected_messages, stored, wait_until
+from steem_testing.oracle import expected_messages, first_difference, stored
+from steem_testing.paths import BIN
+from steem_testing.servers import node_status
+from steem_testing.waiting import wait_until
 
 
 def test_a_slow_a_throttling_and_a_fast_node_every_block_once_in_order(

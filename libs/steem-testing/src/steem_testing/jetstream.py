@@ -3,8 +3,9 @@
 s = WorkerSettings.from_env({"NATS_URL": server.url, "WORKER_STATE_DIR": str(tmp)})
 await publish(s, [("steem.op.comment", b'{"n": 1}', {"Nats-Msg-Id": "b/0/0"})])
 await serve_until(worker, s, lambda: seen == [1])
-info = await with_js(s, lambda js: js.consumer_info("STEEM", "bot"))
+info = await consumer_info(s, "bot")                          # None before it exists
 messages = await stream_messages(local_nats(url, tmp_path))   # a honcho run's closed NATS
+wait_until(lambda: last_block_of(url) == 5000, 30, "block 5000")   # from a test's thread
 
 Every helper connects as the app's processes do (`connect_options`): with what the
 settings name, or a URL alone. The bundled server (nats-local) of a honcho run lets in
@@ -23,12 +24,13 @@ import nats
 from ipc_config import BLOCK_SUBJECT, STREAM_NAME, NatsSettings, ServiceSettings
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
 from nats.js.errors import NotFoundError
 from steem_worker import Worker
 from steem_worker.connection import connect_options, ensure_streams
 
 T = TypeVar("T")
-Target = str | NatsSettings  # a URL, or the settings of a process
+Target = str | list[str] | NatsSettings  # a URL, a cluster's URLs, or a process's settings
 
 
 def local_nats(url: str, workdir: Path) -> NatsSettings:
@@ -42,18 +44,40 @@ def local_nats(url: str, workdir: Path) -> NatsSettings:
 
 async def connect_nats(target: Target, **options: Any) -> Client:
     """A connection made with what `target` says, as `steem_worker.connection` makes it."""
+    if isinstance(target, list):
+        target = ",".join(target)
     if isinstance(target, str):
         target = NatsSettings.from_env({"NATS_URL": target})
     return await nats.connect(list(target.urls), **connect_options(target), **options)
 
 
-async def with_js(settings: Target, action: Callable[[JetStreamContext], Awaitable[T]]) -> T:
-    """`action(js)` on a connection of its own, closed afterwards."""
-    nc = await connect_nats(settings)
+async def with_js(
+    target: Target,
+    action: Callable[[JetStreamContext], Awaitable[T]],
+    timeout: float = 5,
+    **options: Any,
+) -> T:
+    """`action(js)` on a connection of its own (`options` to nats.connect), closed
+    afterwards; `timeout` bounds each JetStream request."""
+    nc = await connect_nats(target, **options)
     try:
-        return await action(nc.jetstream())
+        return await action(nc.jetstream(timeout=timeout))
     finally:
         await nc.close()
+
+
+async def consumer_info(
+    target: Target, name: str, stream: str = STREAM_NAME
+) -> ConsumerInfo | None:
+    """The state of the durable consumer `name` (None before a worker made it)."""
+
+    async def read(js: JetStreamContext) -> ConsumerInfo | None:
+        try:
+            return await js.consumer_info(stream, name)
+        except NotFoundError:
+            return None
+
+    return await with_js(target, read, allow_reconnect=False)
 
 
 async def publish(
@@ -102,9 +126,8 @@ class StoredMessage:
 
 async def stream_messages(target: Target, stream: str = STREAM_NAME) -> list[StoredMessage]:
     """Every message `stream` holds, in order."""
-    nc = await connect_nats(target)
-    try:
-        js = nc.jetstream()
+
+    async def read(js: JetStreamContext) -> list[StoredMessage]:
         state = (await js.stream_info(stream)).state
         messages = []
         for seq in range(state.first_seq, state.last_seq + 1):
@@ -114,17 +137,27 @@ async def stream_messages(target: Target, stream: str = STREAM_NAME) -> list[Sto
                 continue
             messages.append(StoredMessage(msg.seq, msg.subject, dict(msg.headers or {}), msg.data))
         return messages
-    finally:
-        await nc.close()
+
+    return await with_js(target, read)
 
 
-async def last_closed_block(target: Target) -> int | None:
+async def last_closed_block(target: Target, timeout: float = 5) -> int | None:
     """The number of the last block closed by a `steem.block` message (None before one)."""
-    nc = await connect_nats(target, allow_reconnect=False)
-    try:
-        msg = await nc.jetstream().get_last_msg(STREAM_NAME, BLOCK_SUBJECT)
+
+    async def read(js: JetStreamContext) -> int | None:
+        try:
+            msg = await js.get_last_msg(STREAM_NAME, BLOCK_SUBJECT)
+        except NotFoundError:
+            return None
         return json.loads(msg.data)["block_num"]
-    except NotFoundError:
+
+    return await with_js(target, read, timeout, allow_reconnect=False)
+
+
+def last_block_of(target: Target, timeout: float = 5) -> int | None:
+    """last_closed_block from a test's own thread; None too while NATS cannot say (no
+    stream yet, the server restarting, an election in a cluster)."""
+    try:
+        return asyncio.run(last_closed_block(target, timeout))
+    except Exception:
         return None
-    finally:
-        await nc.close()

@@ -8,13 +8,14 @@ serves, independently of the broadcaster's code.
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ipc_config.chain import post_url
+from ipc_config import chain
+from ipc_config.chain import block_num_of, post_url
 
 OPERATION_SUFFIX = "_operation"
 SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
-PATCH_PREFIX = "@@ -"
 
 
 def op_subject(op: Any) -> str:
@@ -36,8 +37,9 @@ def op_body(op: Any) -> Any:
     return op["value"] if isinstance(op, dict) else op[1]
 
 
-def operations(blocks: list[dict]):
-    """(block, trx index, op index, op) of every operation, in chain order."""
+def operations(blocks: Iterable[dict]) -> Iterator[tuple[dict, int, int, Any]]:
+    """(block, trx index, op index, op) of every operation, in chain order (`blocks` may
+    be read as it goes: `iter_archive(path)`)."""
     for block in blocks:
         for t, trx in enumerate(block["transactions"]):
             for o, op in enumerate(trx["operations"]):
@@ -60,27 +62,30 @@ def stored(messages) -> list[tuple[str, str]]:
     return [(m.subject, m.headers.get("Nats-Msg-Id", "")) for m in messages]
 
 
-def count_ops(blocks: list[dict]) -> int:
+def count_ops(blocks: Iterable[dict]) -> int:
     return sum(len(trx["operations"]) for block in blocks for trx in block["transactions"])
 
 
 def is_new_post(op: Any) -> bool:
-    """A root comment that is not an edit sent as a patch."""
+    """A well-formed `comment` operation that creates a post (the chain's rule:
+    `ipc_config.chain.is_new_post`)."""
     body = op_body(op)
     if op_subject(op) != "steem.op.comment" or not isinstance(body, dict):
         return False
-    return body.get("parent_author") == "" and not str(body.get("body", "")).startswith(
-        PATCH_PREFIX
-    )
+    return "parent_author" in body and chain.is_new_post(body)
 
 
-def expected_posts(blocks: list[dict]) -> list[str]:
+def new_posts(blocks: Iterable[dict]) -> Iterator[tuple[str, int]]:
+    """(URL, block number) of each new post, in chain order."""
+    for block, _, _, op in operations(blocks):
+        if is_new_post(op):
+            body = op_body(op)
+            yield post_url(body["author"], body["permlink"]), block_num_of(block["block_id"])
+
+
+def expected_posts(blocks: Iterable[dict]) -> list[str]:
     """URLs the bot must print, in chain order."""
-    return [
-        post_url(op_body(op)["author"], op_body(op)["permlink"])
-        for _, _, _, op in operations(blocks)
-        if is_new_post(op)
-    ]
+    return [url for url, _ in new_posts(blocks)]
 
 
 def all_replies(blocks: list[dict]) -> set[str]:

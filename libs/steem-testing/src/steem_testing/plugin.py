@@ -11,6 +11,11 @@ and of a member made with `new-worker`, has these fixtures:
                    node and the broadcaster, running; `.worker("bot")` starts a worker
     read_stream    read_stream(url): every message of the stream STEEM
     last_block     last_block(url): the last block closed in the stream (None before)
+    in_process_node  in_process_node(**options): a replay_node.node.ReplayNode started in
+                   the test's own process (pace 0 unless given), for a test that moves
+                   its head or forks it; all stopped when the test ends
+
+and `report(request, title, figures)` prints a run's figures even when output is captured.
 """
 
 import asyncio
@@ -20,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ipc_config.chain import block_num_of
 
-from steem_testing.jetstream import StoredMessage, last_closed_block, stream_messages
+from steem_testing.jetstream import StoredMessage, last_block_of, stream_messages
 from steem_testing.paths import BIN
 from steem_testing.processes import Proc, ProcessSet, Spawn
 from steem_testing.servers import NatsServer, ReplayNode, start_replay_node
@@ -57,13 +63,25 @@ def read_stream() -> Callable[[str], list[StoredMessage]]:
 
 @pytest.fixture
 def last_block() -> Callable[[str], int | None]:
-    def read(url: str) -> int | None:
-        try:
-            return asyncio.run(last_closed_block(url))
-        except Exception:  # stream not created yet, server restarting
-            return None
+    return last_block_of
 
-    return read
+
+@pytest.fixture
+def in_process_node() -> Iterator[Callable[..., Any]]:
+    from replay_node.node import ReplayNode as InProcessNode  # the node's own API
+
+    nodes: list[InProcessNode] = []
+
+    def start(*args: Any, **options: Any) -> InProcessNode:
+        options.setdefault("pace", 0)
+        nodes.append(InProcessNode(*args, **options).start())
+        return nodes[-1]
+
+    try:
+        yield start
+    finally:
+        for node in nodes:
+            node.stop()
 
 
 @dataclass
@@ -84,15 +102,8 @@ class Pipeline:
 
     def wait_for_last_block(self, timeout: float = 60) -> None:
         """Until the broadcaster has published the archive's last block."""
-        last = int(self.blocks[-1]["block_id"][:8], 16)
-        wait_until(lambda: (_last(self.nats.url) or 0) >= last, timeout, f"block {last}")
-
-
-def _last(url: str) -> int | None:
-    try:
-        return asyncio.run(last_closed_block(url))
-    except Exception:
-        return None
+        last = block_num_of(self.blocks[-1]["block_id"])
+        wait_until(lambda: (last_block_of(self.nats.url) or 0) >= last, timeout, f"block {last}")
 
 
 @pytest.fixture
@@ -107,7 +118,7 @@ def pipeline(procs, nats_server, tmp_path) -> Callable[..., Pipeline]:
         settings = {
             "NATS_URL": nats_server.url,
             "STEEM_NODES": node.url,
-            "START_BLOCK": str(int(blocks[0]["block_id"][:8], 16)),
+            "START_BLOCK": str(block_num_of(blocks[0]["block_id"])),
             **(env or {}),
         }
         broadcaster = procs([BIN / "broadcaster"], env=settings)

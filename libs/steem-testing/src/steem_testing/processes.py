@@ -3,12 +3,17 @@
     with ProcessSet(tmp_path) as spawn:
         bot = spawn([BIN / "bot"], env={"NATS_URL": url})
         bot.stdout.wait_for(r"https://steemit.com/@")
+        assert bot.stop() == 0
     # every process is stopped here (SIGTERM, then SIGKILL), whatever happened
 
+    done = run_command([BIN / "steem-status", "--json"], {"NATS_URL": url}, cwd=tmp_path)
+
 Each process gets `clean_env` plus what the test gives; `TEST_ECHO=1` copies every
-process's output to the test's stderr (run pytest with -s to see it).
+process's output to the test's stderr (run pytest with -s to see it). The process tree
+below a process (restart loops, honcho) is read from /proc by `steem_testing.proctree`.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -17,55 +22,78 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from steem_testing.env import clean_env
 
 STOP_TIMEOUT = 10.0
 
 
+class Line(NamedTuple):
+    index: int  # its place in the collector's lines
+    at: float  # unix time it was read
+    text: str
+
+
 class LineCollector:
     """Reads a pipe in a thread and keeps every line (and the unix time it came), so a
-    test can wait for one."""
+    test can wait for one; `raw` keeps the bytes exactly as they came."""
 
     def __init__(self, stream, echo: str | None = None) -> None:
         self.lines: list[str] = []
         self.times: list[float] = []
+        self.raw = bytearray()
+        self.closed = False  # the writer closed the pipe: no line will come any more
         self._cond = threading.Condition()
         self._echo = echo
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
 
     def _read(self, stream) -> None:
-        for raw in iter(stream.readline, ""):
-            line = raw.rstrip("\n")
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace").removesuffix("\n")
             if self._echo is not None:
                 print(f"[{self._echo}] {line}", file=sys.stderr)
             with self._cond:
+                self.raw += raw
                 self.lines.append(line)
                 self.times.append(time.time())
                 self._cond.notify_all()
         stream.close()
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
 
-    def wait_for(self, pattern: str, timeout: float = 15.0, start: int = 0) -> re.Match:
-        """The first line from `start` on matching `pattern`; fail after `timeout`."""
+    def wait_for_line(self, pattern: str, timeout: float = 15.0, start: int = 0) -> Line:
+        """The first line from `start` on matching `pattern`; fail after `timeout`, or
+        at once when the pipe is closed without one."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
         with self._cond:
             index = start
             while True:
                 while index < len(self.lines):
-                    found = regex.search(self.lines[index])
-                    if found:
-                        return found
+                    if regex.search(self.lines[index]):
+                        return Line(index, self.times[index], self.lines[index])
                     index += 1
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self.closed:
                     tail = "\n".join(self.lines[-20:])
-                    raise AssertionError(f"no line matching {pattern!r} in {timeout} s:\n{tail}")
+                    why = "before the pipe closed" if self.closed else f"in {timeout} s"
+                    raise AssertionError(f"no line matching {pattern!r} {why}:\n{tail}")
                 self._cond.wait(left)
+
+    def wait_for(self, pattern: str, timeout: float = 15.0, start: int = 0) -> re.Match:
+        """The match of the first line from `start` on matching `pattern` (see
+        wait_for_line)."""
+        return re.search(pattern, self.wait_for_line(pattern, timeout, start).text)
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Until the pipe is read to its end (False if it is still open after `timeout`)."""
+        self._thread.join(timeout)
+        return self.closed
 
     def text(self) -> str:
         with self._cond:
@@ -74,7 +102,9 @@ class LineCollector:
 
 @dataclass
 class Proc:
-    """A process started by a test, with its output collected line by line."""
+    """A process started by a test, with its output collected line by line. One started
+    with `new_session` leads its own process group (as under honcho): `signal` and `stop`
+    reach the whole group."""
 
     args: list[str]
     env: dict[str, str]
@@ -84,7 +114,6 @@ class Proc:
     stdout: LineCollector | None = None
     stderr: LineCollector | None = None
     new_session: bool = False
-    history: list[str] = field(default_factory=list)
 
     def start(self) -> "Proc":
         self.popen = subprocess.Popen(
@@ -94,8 +123,6 @@ class Proc:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
             start_new_session=self.new_session,
         )
         echo = self.name if os.environ.get("TEST_ECHO") else None
@@ -118,8 +145,21 @@ class Proc:
             else:
                 self.popen.send_signal(signum)
 
+    def wait(self, timeout: float = STOP_TIMEOUT) -> int:
+        """Its exit code once it has exited and its output is read to the end (what its
+        children still hold open aside); fail, with its last lines, after `timeout`."""
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            tail = "\n".join(self.stderr.lines[-12:])
+            raise AssertionError(f"{self.name} still running after {timeout} s:\n{tail}") from None
+        for pipe in (self.stdout, self.stderr):
+            pipe.wait_closed(5)
+        return code
+
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
-        """SIGTERM, then SIGKILL if it does not exit in time. Returns the exit code."""
+        """SIGTERM, then SIGKILL if it does not exit in time. Returns the exit code.
+        A process group of its own is then killed whole (what its leader left behind)."""
         if self.popen is None:
             return None
         if self.alive:
@@ -129,6 +169,9 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.signal(signal.SIGKILL)
                 self.popen.wait(5)
+        if self.new_session:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
         return self.popen.returncode
 
 
@@ -171,122 +214,17 @@ class ProcessSet:
         self.stop_all()
 
 
-# -- the process tree, read from /proc -------------------------------------------------
-
-
-def _proc_table() -> dict[int, tuple[int, list[str]]]:
-    """pid -> (parent pid, argv) of every process we can see."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        table[int(entry.name)] = (ppid, [a.decode(errors="replace") for a in argv if a])
-    return table
-
-
-def descendants(root: int) -> dict[int, list[str]]:
-    """Every process below `root`, with its argv."""
-    table = _proc_table()
-    found: dict[int, list[str]] = {}
-    frontier = [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, (ppid, argv) in table.items():
-            if ppid == parent and pid not in found:
-                found[pid] = argv
-                frontier.append(pid)
-    return found
-
-
-def console_script_pids(root: int, script: str, bin_dir: Path) -> list[int]:
-    """Pids below `root` running our console script `script` itself (not its restart loop)."""
-    return [
-        pid
-        for pid, argv in descendants(root).items()
-        if len(argv) >= 2 and Path(argv[1]).name == script and Path(argv[1]).parent == bin_dir
-    ]
-
-
-def parent_of(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def child_pid(parent: int, program: str) -> int | None:
-    """Pid of the direct child of `parent` running `program` (a console script or binary)."""
-    for pid, argv in descendants(parent).items():
-        names = [Path(a).name for a in argv[:2]]
-        if program in names and parent_of(pid) == parent:
-            return pid
-    return None
-
-
-def loop_pid(root: int, name: str) -> int | None:
-    """Pid of `restart-loop --name <name>` below `root`."""
-    for pid, argv in descendants(root).items():
-        if (
-            len(argv) >= 4
-            and Path(argv[1]).name == "restart-loop"
-            and argv[2:4] == ["--name", name]
-        ):
-            return pid
-    return None
-
-
-def worker_pid(root: int, name: str, program: str) -> int | None:
-    """Pid of the program run by `restart-loop --name <name>` below `root` (not the loop)."""
-    loop = loop_pid(root, name)
-    return None if loop is None else child_pid(loop, program)
-
-
-def still_running(processes: dict[int, list[str]]) -> dict[int, list[str]]:
-    """Those of `processes` (pid -> argv, from `descendants`) that still run (zombies and
-    reused pids aside)."""
-    running = {}
-    for pid, argv in processes.items():
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            now = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
-        except OSError:
-            continue
-        if stat.rsplit(")", 1)[1].split()[0] != "Z" and now == argv:
-            running[pid] = argv
-    return running
-
-
-def sigkill(pid: int) -> bool:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def rss_mb(pid: int, peak: bool = False) -> float | None:
-    """Resident memory of a process in MB (its peak so far with `peak`); None if gone."""
-    field_name = "VmHWM:" if peak else "VmRSS:"
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field_name):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def run_command(
+    args: list[Any], env: dict[str, str] | None = None, *, cwd: Path, timeout: float = 30
+) -> subprocess.CompletedProcess:
+    """A command run to its end with `clean_env(env)` in `cwd` (a folder without a .env),
+    its output captured as text."""
+    return subprocess.run(
+        [str(a) for a in args],
+        env=clean_env(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -33,21 +33,32 @@ def free_port() -> int:
 
 class NatsServer:
     """A real nats-server with JetStream on a free loopback port; `options` are more of
-    its command line (`("--user", "bob", "--pass", "s3cret")`)."""
+    its command line (`("--user", "bob", "--pass", "s3cret")`), and a `config` file
+    takes the place of the JetStream options (it names its own store)."""
 
     def __init__(
-        self, spawn: Spawn, store_dir: Path, port: int | None = None, options: tuple = ()
+        self,
+        spawn: Spawn,
+        store_dir: Path,
+        port: int | None = None,
+        options: tuple = (),
+        config: Path | None = None,
+        name: str = "nats-server",
     ) -> None:
         self._spawn = spawn
         self.store_dir = store_dir
         self.port = port or free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self.options = options
+        self.config = config
+        self.name = name
         self.proc: Proc | None = None
 
     def start(self) -> "NatsServer":
-        where = ["-a", "127.0.0.1", "-p", self.port, "-js", "-sd", self.store_dir]
-        self.proc = self._spawn([BIN / "nats-server", *where, *self.options], name="nats-server")
+        """Started, and ready for clients (a new process each time it is called)."""
+        store = ["-c", self.config] if self.config else ["-js", "-sd", self.store_dir]
+        where = ["-a", "127.0.0.1", "-p", self.port, *store]
+        self.proc = self._spawn([BIN / "nats-server", *where, *self.options], name=self.name)
         self.proc.stderr.wait_for("Server is ready", timeout=15)
         return self
 
@@ -60,7 +71,9 @@ class NatsServer:
 
     def restarted(self) -> "NatsServer":
         """A new nats-server on this one's port and store (stop or kill this one first)."""
-        return NatsServer(self._spawn, self.store_dir, self.port, self.options).start()
+        return NatsServer(
+            self._spawn, self.store_dir, self.port, self.options, self.config, self.name
+        ).start()
 
 
 class LocalNats:
@@ -97,6 +110,13 @@ class LocalNats:
         return self.proc.stop()
 
 
+def node_status(url: str) -> dict[str, Any]:
+    """GET /status of the replay node at `url`: head, irreversible block, requests served,
+    faults injected."""
+    with urllib.request.urlopen(url + "/status", timeout=5) as reply:
+        return json.load(reply)
+
+
 class ReplayNode:
     """The replay node, run as its console script; `url` is where it answers."""
 
@@ -105,14 +125,15 @@ class ReplayNode:
         self.url = url
 
     def status(self) -> dict[str, Any]:
-        """GET /status: head, irreversible block, requests served."""
-        with urllib.request.urlopen(self.url + "/status", timeout=5) as reply:
-            return json.load(reply)
+        return node_status(self.url)
 
 
-def start_replay_node(spawn: Spawn, archive: Path | None, *options: str) -> ReplayNode:
-    """The replay node serving `archive` (None: the bundled sample) on a free port."""
+def start_replay_node(
+    spawn: Spawn, archive: Path | None, *options: str, timeout: float = 60
+) -> ReplayNode:
+    """The replay node serving `archive` (None: the bundled sample) on a free port, once
+    it answers (a large archive takes a while to load: `timeout`)."""
     args = [BIN / "replay-node"] + ([archive] if archive else []) + ["--port", "0", *options]
     proc = spawn(args, name="replay-node")
-    found = proc.stderr.wait_for(r"on (http://127\.0\.0\.1:\d+)", timeout=60)
+    found = proc.stderr.wait_for(r"on (http://127\.0\.0\.1:\d+)", timeout=timeout)
     return ReplayNode(proc, found.group(1))

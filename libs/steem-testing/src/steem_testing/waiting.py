@@ -1,5 +1,10 @@
-"""Waiting for a condition, with a deadline and a message that says what was awaited."""
+"""Waiting for a condition, with a deadline and a message that says what was awaited.
 
+wait_until(lambda: last_block_of(url) == 20, 30, "block 20")      # in a test
+await until(lambda: consumer_info(url, "bot"), 10, "the consumer")  # in a coroutine
+"""
+
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,3 +39,18 @@ def settle(condition: Callable[[], Any], timeout: float) -> bool:
     except AssertionError:
         return False
     return True
+
+
+async def until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.05):
+    """wait_until in a coroutine: the event loop runs on between polls, and a condition
+    that returns an awaitable (a coroutine function) is awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(every)
