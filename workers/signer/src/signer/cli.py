@@ -36,17 +36,18 @@ worker = Worker("signer", settings=SignerSettings, max_deliver=10_000, retry_del
 
 
 class _Started:
-    """The engine, once the keys are checked and the store is read."""
+    """What the start hook checked (the keys), then the engine once the store is read."""
 
     def __init__(self) -> None:
+        self.nodes: Nodes | None = None
+        self.ring: KeyRing | None = None
         self.engine: Engine | None = None
         self.ready = asyncio.Event()
         self.stop: asyncio.Event | None = None
 
     async def engine_when_ready(self) -> Engine:
         if not self.ready.is_set():
-            stop = self.stop or asyncio.Event()
-            await _until(self.ready.wait(), stop)
+            await _until(self.ready.wait(), self.stop or asyncio.Event())
             if not self.ready.is_set():
                 raise Stopping
         assert self.engine is not None
@@ -57,60 +58,56 @@ started = _Started()
 
 
 @worker.on_start
-def keys_or_idle(settings: SignerSettings) -> None:
+async def check_keys(settings: SignerSettings) -> None:
+    """Idle without keys; ConfigError for a key that is malformed or that no account on
+    the node holds. Waits for a node as long as it takes (SIGTERM ends the wait)."""
     try:
         keys = settings.read_keys()
     except KeyProblem as problem:  # the file changed since the settings were read
         raise ConfigError(f"{settings.keys_variable}: {problem}") from None
     if not keys:
         raise Idle("STEEM_KEYS is not set: signing nothing")
-
-
-async def check_keys(settings: SignerSettings, nodes: Nodes) -> KeyRing:
-    """Which account and authority holds each key, on the node; ConfigError for a key
-    that no account holds."""
-    keys = settings.read_keys()
+    nodes = started.nodes = Nodes.from_settings(settings)
     references = await nodes.key_references([key.public for key in keys])
     names = sorted({name for found in references for name in found})
     accounts = await nodes.accounts(names) if names else {}
-    ring = build_ring(keys, references, accounts, settings.keys_variable)
-    for account, roles in ring.accounts().items():
+    started.ring = build_ring(keys, references, accounts, settings.keys_variable)
+    for account, roles in started.ring.accounts().items():
         log.info("signing for @%s (%s)", account, ", ".join(roles))
-    return ring
 
 
 @worker.on_running
 async def sign_requests(service: Service[SignerSettings]) -> None:
     started.stop = service.stop
-    with contextlib.suppress(Stopping):
-        await _until(_serve(service), service.stop)
+    try:
+        with contextlib.suppress(Stopping):
+            await _until(_serve(service), service.stop)
+    finally:
+        if started.nodes is not None:
+            started.nodes.close()
 
 
 async def _serve(service: Service[SignerSettings]) -> None:
+    assert started.nodes is not None and started.ring is not None
     settings = service.settings
-    nodes = Nodes.from_settings(settings)
-    try:
-        ring = await check_keys(settings, nodes)
-        identity = Identity.mine(service.status.instance)
-        store = TxStore(service.js, identity.id, settings.replicas, service.stop)
-        await store.open()
-        view = View()
-        outcomes = Outcomes(service.js, store, view)
+    identity = Identity.mine(service.status.instance)
+    store = TxStore(service.js, identity.id, settings.replicas, service.stop)
+    await store.open()
+    view = View()
+    outcomes = Outcomes(service.js, store, view)
 
-        def report() -> None:
-            service.status.update(actions={"accounts": view.counts.by_account()})
+    def report() -> None:
+        service.status.update(actions={"accounts": view.counts.by_account()})
 
-        engine = Engine(settings, ring, nodes, store, view, outcomes, identity, report)
-        while records := await store.changes():
-            for record in records:
-                view.remember(record)
-        opened = sum(1 for record in view.open.values() if not record.final)
-        log.info("%d requests in the store, %d of them open", len(view.counts), opened)
-        started.engine = engine
-        started.ready.set()
-        await engine.run(service.stop)
-    finally:
-        nodes.close()
+    engine = Engine(settings, started.ring, started.nodes, store, view, outcomes, identity, report)
+    while records := await store.changes():
+        for record in records:
+            view.remember(record)
+    opened = sum(1 for record in view.open.values() if not record.final)
+    log.info("%d requests in the store, %d of them open", len(view.counts), opened)
+    started.engine = engine
+    started.ready.set()
+    await engine.run(service.stop)
 
 
 @worker.on_subject(TX_REQUEST_PREFIX + ">")

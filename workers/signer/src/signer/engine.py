@@ -178,6 +178,11 @@ class Engine:
             return
         if not self.pacer.allows(record.account, record.operations, head.time):
             return
+        # The head again, fresh: the expiration counts from it, and a pass that waited
+        # for a slow node may hold one from many blocks ago.
+        head = await self.nodes.head()
+        if not self.pacer.allows(record.account, record.operations, head.time):
+            return
         ref = await self.nodes.ref_block(head.irreversible)
         claimed = await self.write(record, state=CLAIMED, claim=self.identity.claim())
         if claimed is None:

@@ -82,10 +82,11 @@ def parse_keys(text: str, what: str = "key") -> list[Key]:
         keys.append(Key(entry, len(keys) + 1))
     if not keys:
         raise KeyProblem(f"holds no {what}")
-    publics = [key.public for key in keys]
+    seen: set[str] = set()
     for key in keys:
-        if publics.count(key.public) > 1:
+        if key.public in seen:
             raise KeyProblem(f"key {key.position} is given twice")
+        seen.add(key.public)
     return keys
 
 
