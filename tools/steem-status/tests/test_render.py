@@ -9,6 +9,7 @@ from steem_status.collect import (
     broadcaster_status,
     chain_time,
     process_status,
+    signer_actions,
 )
 from steem_status.render import NO_BROADCASTER, NO_POSITION, duration, render, size, table
 
@@ -122,3 +123,33 @@ def test_missed_messages_and_dead_letters_are_shown_loudly():
     assert status.to_json()["dead_letters"] == [{"worker": "bot", "count": 3}]
     empty = SystemStatus("nats://127.0.0.1:4222", NOW, None, None)
     assert "dead letters\n  none" in render(empty)
+
+
+def test_the_signers_counts_per_account_from_its_freshest_report():
+    reports = {
+        "process.signer.1@a": {"instance": "signer.1", "updated_at": NOW - 9, "actions": {
+            "accounts": {"alice": {"pending": 9, "included": 0, "failed": 0}}}},
+        "process.signer.2@b": {"instance": "signer.2", "updated_at": NOW - 2, "actions": {
+            "accounts": {"bob": {"pending": 1, "included": 1200, "failed": 2},
+                         "alice": {"pending": 0, "included": 7, "failed": "x"}}}},
+        "process.bot.1@a": {"instance": "bot.1", "updated_at": NOW},
+    }  # fmt: skip
+    actions, source = signer_actions(reports, NOW)
+    status = SystemStatus("nats://h:4222", NOW, None, None, actions=actions, actions_from=source)
+    text = render(status)
+    assert text.endswith(
+        "actions (signer)\n"
+        "  ACCOUNT  PENDING  INCLUDED  FAILED\n"
+        "  alice          0         7       0\n"
+        "  bob            1     1,200       2\n"
+        "  as signer.2 reported"
+    )
+    assert status.to_json()["actions"][1] == {
+        "account": "bob",
+        "pending": 1,
+        "included": 1200,
+        "failed": 2,
+    }
+    assert status.to_json()["actions_from"] == "signer.2"
+    nothing = render(SystemStatus("nats://h:4222", NOW, None, None))
+    assert "actions (signer)\n  no signer report" in nothing

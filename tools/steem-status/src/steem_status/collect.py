@@ -90,6 +90,17 @@ class DeadLetters:
 
 
 @dataclass(frozen=True)
+class AccountActions:
+    """The signer's requests for one account: pending (not yet in a block nor failed),
+    included, and failed (refused for good)."""
+
+    account: str
+    pending: int
+    included: int
+    failed: int
+
+
+@dataclass(frozen=True)
 class SystemStatus:
     nats_url: str
     generated_at: float
@@ -99,6 +110,8 @@ class SystemStatus:
     processes: list[ProcessStatus] = field(default_factory=list)
     status_bucket: bool = True  # False: no process has ever reported
     dead_letters: list[DeadLetters] = field(default_factory=list)
+    actions: list[AccountActions] = field(default_factory=list)  # from the signer's report
+    actions_from: str | None = None  # the signer instance that reported them; None: none
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA_VERSION, **asdict(self)}
@@ -166,6 +179,35 @@ def process_status(key: str, report: dict[str, Any], now: float) -> ProcessStatu
         stale=_is_stale(age),
         missed=report["missed"] if isinstance(report.get("missed"), dict) else None,
     )
+
+
+def signer_actions(
+    reports: dict[str, dict[str, Any]], now: float
+) -> tuple[list[AccountActions], str | None]:
+    """Per-account counts from the freshest signer report that has them. Every signer
+    counts the same store, so several signers report the same counts: one is shown."""
+    best: tuple[float, str, dict[str, Any]] | None = None
+    for key, report in reports.items():
+        actions = report.get("actions")
+        accounts = actions.get("accounts") if isinstance(actions, dict) else None
+        updated = _float(report.get("updated_at"))
+        mine = key.startswith(PROCESS_STATUS_PREFIX) and isinstance(accounts, dict) and updated
+        if mine and (best is None or updated > best[0]):
+            instance = _str(report.get("instance")) or key.removeprefix(PROCESS_STATUS_PREFIX)
+            best = (updated, instance, accounts)
+    if best is None:
+        return [], None
+    actions = [
+        AccountActions(
+            account=str(account),
+            pending=_int(counts.get("pending")) or 0,
+            included=_int(counts.get("included")) or 0,
+            failed=_int(counts.get("failed")) or 0,
+        )
+        for account, counts in sorted(best[2].items())
+        if isinstance(counts, dict)
+    ]
+    return actions, best[1]
 
 
 async def _block_message(
@@ -273,6 +315,7 @@ async def read_status(js: JetStreamContext, nats_url: str) -> SystemStatus:
     reports = await read_reports(js)
     found = reports or {}
     broadcaster = found.get(BROADCASTER_STATUS_KEY)
+    actions, actions_from = signer_actions(found, now)
     return SystemStatus(
         nats_url=nats_url,
         generated_at=round(now, 3),
@@ -286,4 +329,6 @@ async def read_status(js: JetStreamContext, nats_url: str) -> SystemStatus:
         ],
         status_bucket=reports is not None,
         dead_letters=await read_dead_letters(js),
+        actions=actions,
+        actions_from=actions_from,
     )

@@ -7,6 +7,7 @@ from ipc_config import STREAM_NAME
 
 from steem_status.collect import (
     STALE_AFTER,
+    AccountActions,
     BroadcasterStatus,
     ConsumerStatus,
     DeadLetters,
@@ -143,6 +144,17 @@ def dead_letter_lines(dead: list[DeadLetters]) -> list[str]:
     return table(("WORKER", "MESSAGES", "TO HAND THEM BACK"), rows)
 
 
+def action_lines(actions: list[AccountActions], reported_by: str | None) -> list[str]:
+    if reported_by is None:
+        return ["  no signer report (the signer runs with STEEM_KEYS, or nothing was asked)"]
+    if not actions:
+        return [f"  none asked yet ({reported_by})"]
+    rows = [(a.account, f"{a.pending:,}", f"{a.included:,}", f"{a.failed:,}") for a in actions]
+    return table(("ACCOUNT", "PENDING", "INCLUDED", "FAILED"), rows) + [
+        f"  as {reported_by} reported"
+    ]
+
+
 def render(status: SystemStatus) -> str:
     when = datetime.fromtimestamp(status.generated_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     sections = [
@@ -153,5 +165,6 @@ def render(status: SystemStatus) -> str:
         ["processes", *process_lines(status.processes, status.status_bucket),
          *missed_lines(status.processes)],
         ["dead letters", *dead_letter_lines(status.dead_letters)],
+        ["actions (signer)", *action_lines(status.actions, status.actions_from)],
     ]  # fmt: skip
     return "\n\n".join("\n".join(section) for section in sections)
