@@ -1,38 +1,38 @@
-"""What every benchmark shares: archives, the processes it starts, and their numbers.
+"""What every benchmark shares: cached archives, the processes it starts, and their numbers.
 
-Every process goes through `Processes`, a context manager that stops them all (SIGTERM,
-then SIGKILL) when the benchmark ends, whether it finishes, fails or is interrupted.
+Processes, servers, the archives' facts (the oracle) and the environment scrub come from
+the test kit (steem_testing), as for the tests. What is the benchmarks' own lives here:
+the archives generated once and cached, the results file, percentiles, the CPU meter, and
+processes as the scripts read them (a log file each; the bot's stdout as (monotonic, unix
+time, line)). `Processes` stops every process it started (SIGTERM, then SIGKILL) when the
+benchmark ends, whether it finishes, fails or is interrupted.
 """
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sysconfig
-import threading
-import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ipc_config.chain import block_num_of
 from replay_node.archive import iter_archive
 from replay_node.generate import generate_archive
+from steem_testing import servers
+from steem_testing.env import clean_env
+from steem_testing.oracle import count_ops, new_posts, published_messages
+from steem_testing.paths import BIN, ROOT  # noqa: F401 (the scripts take BIN from here)
+from steem_testing.processes import LineCollector, ProcessSet
+from steem_testing.processes import Proc as KitProc
+from steem_testing.proctree import cpu_seconds, rss_mb
+from steem_testing.waiting import wait_until as kit_wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
-# The workspace's scripts; `uv run --with py-spy` runs us from an overlay environment.
-_VENV_BIN = ROOT / ".venv" / "bin"
-BIN = _VENV_BIN if (_VENV_BIN / "broadcaster").exists() else Path(sysconfig.get_path("scripts"))
 CACHE = ROOT / ".data" / "bench"  # generated archives, kept between runs
 DOCS = ROOT / "docs" / "bench"
 RESULTS = DOCS / "results.json"
 
 START_BLOCK = 5_000_000
 SEED = 1
-STOP_TIMEOUT = 10.0
-PATCH_PREFIX = "@@ -"  # the bot skips root comments whose body is a diff-match-patch edit
-_OUR_SETTINGS = ("STEEM_", "NATS_", "START_", "STREAM_", "FETCH_", "NODE_", "LOG_LEVEL")
 
 
 # --- archives ------------------------------------------------------------------------
@@ -72,179 +72,123 @@ def archive(blocks: int, seed: int = SEED) -> Archive:
 
 
 def _facts_of(path: Path) -> dict:
-    first = last = None
+    """First and last block, operations and the bot's lines of an archive, in one pass."""
+    nums: list[int] = []
     ops = 0
-    posts = []
-    for block in iter_archive(path):
-        num = int(block["block_id"][:8], 16)
-        first = num if first is None else first
-        last = num
-        for trx in block["transactions"]:
-            for op in trx["operations"]:
-                ops += 1
-                if _printed_by_bot(op):
-                    value = op["value"]
-                    posts.append(
-                        (f"https://steemit.com/@{value['author']}/{value['permlink']}", num)
-                    )
-    return {"first": first, "last": last, "ops": ops, "posts": posts}
 
+    def blocks() -> Iterator[dict]:
+        nonlocal ops
+        for block in iter_archive(path):
+            nums.append(block_num_of(block["block_id"]))
+            ops += count_ops([block])
+            yield block
 
-def _printed_by_bot(op: dict) -> bool:
-    if op["type"] != "comment_operation":
-        return False
-    value = op["value"]
-    return value["parent_author"] == "" and not str(value.get("body", "")).startswith(PATCH_PREFIX)
+    posts = list(new_posts(blocks()))
+    return {"first": nums[0], "last": nums[-1], "ops": ops, "posts": posts}
 
 
 # --- processes -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def child_env(**settings: str) -> dict[str, str]:
-    """Our environment without any project setting, plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_SETTINGS)}
-    env.update(PYTHONUNBUFFERED="1", LOG_LEVEL="INFO", **settings)
-    return env
+    """The kit's clean environment at LOG_LEVEL=INFO, plus `settings`."""
+    return clean_env({"LOG_LEVEL": "INFO", **settings})
 
 
-class LineReader:
-    """Reads a process's stdout in a thread, stamping each line with the time it arrived."""
+class StampedLines:
+    """A process's stdout as the scripts read it: `(monotonic, unix time, line)` each."""
 
-    def __init__(self, stream) -> None:
-        self.lines: list[tuple[float, float, str]] = []  # (monotonic, unix time, line)
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
+    def __init__(self, collector: LineCollector) -> None:
+        self._collector = collector
 
-    def _read(self, stream) -> None:
-        for raw in iter(stream.readline, ""):
-            stamp = (time.monotonic(), time.time(), raw.rstrip("\n"))
-            with self._cond:
-                self.lines.append(stamp)
-                self._cond.notify_all()
-        stream.close()
+    @property
+    def lines(self) -> list[tuple[float, float, str]]:
+        c = self._collector
+        return list(zip(c.clock, c.times, c.lines, strict=False))
 
     @property
     def count(self) -> int:
-        return len(self.lines)
+        return len(self._collector.lines)
 
 
-@dataclass
 class Proc:
-    name: str
-    popen: subprocess.Popen
-    log: Path  # stderr (and stdout, unless read line by line)
-    stdout: LineReader | None = None
+    """One process of a benchmark (the kit's Proc): its log file, or for the bot its
+    stdout line by line."""
+
+    def __init__(self, proc: KitProc) -> None:
+        self.proc = proc
+        self.name = proc.name
+        self.popen = proc.popen
+        self.log = proc.log  # stderr (and stdout, unless read line by line); None: collected
+        self.stdout = StampedLines(proc.stdout) if proc.stdout is not None else None
 
     @property
     def pid(self) -> int:
-        return self.popen.pid
+        return self.proc.pid
 
     @property
     def alive(self) -> bool:
-        return self.popen.poll() is None
+        return self.proc.alive
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return self.proc.tail(lines)
 
 
 class Processes:
     """The processes of one benchmark step, all stopped when the `with` block ends."""
 
     def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self._started: list[Proc] = []
+        self.workdir = workdir  # no .env file here: only the settings we pass count
+        self._set = ProcessSet(workdir)
 
     def __enter__(self) -> "Processes":
         return self
 
     def __exit__(self, *exc) -> None:
-        for proc in reversed(self._started):
-            try:
-                stop(proc)
-            except Exception as err:  # keep stopping the others
-                print(f"could not stop {proc.name} (pid {proc.pid}): {err!r}", flush=True)
+        try:
+            self._set.stop_all()
+        except Exception as err:  # every other process was stopped; say which one was not
+            print(f"could not stop every process: {err!r}", flush=True)
 
     def start(
         self, name: str, args: list, env: dict[str, str] | None = None, read_stdout: bool = False
     ) -> Proc:
-        log = self.workdir / f"{name}-{len(self._started)}.log"
-        with log.open("w") as log_file:
-            popen = subprocess.Popen(
-                [str(a) for a in args],
-                env=env or child_env(),
-                cwd=self.workdir,  # no .env file here: only the settings we pass count
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if read_stdout else log_file,
-                stderr=log_file,
-                text=True,
-                errors="replace",
-            )
-        proc = Proc(name, popen, log, LineReader(popen.stdout) if read_stdout else None)
-        self._started.append(proc)
-        return proc
+        log = self.workdir / f"{name}-{len(self._set.started)}.log"
+        spawned = self._set.spawn(
+            args, name=name, env=env or child_env(), log=log, log_stdout=not read_stdout
+        )
+        return Proc(spawned)
 
 
-def stop(proc: Proc) -> int | None:
-    """SIGTERM, then SIGKILL if it does not exit in time."""
-    if proc.alive:
-        proc.popen.send_signal(signal.SIGTERM)
-        try:
-            proc.popen.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.popen.kill()
-            proc.popen.wait(5)
-    return proc.popen.returncode
+def wait_until(
+    condition: Callable[[], Any], timeout: float, what: str, proc: Proc | None = None, every=0.05
+):
+    """The kit's wait_until, failing at once when `proc` exits meanwhile (with its log)."""
 
-
-def wait_until(condition, timeout: float, what: str, proc: Proc | None = None, every=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
+    def met():
         result = condition()
-        if result:
-            return result
-        if proc is not None and not proc.alive:
+        if not result and proc is not None and not proc.alive:
             raise RuntimeError(f"{proc.name} exited while waiting for {what}:\n{proc.log_tail()}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
+        return result
+
+    try:
+        return kit_wait_until(met, timeout, what, every)
+    except AssertionError as err:
+        raise RuntimeError(str(err)) from None
 
 
 def start_nats(procs: Processes, name: str = "nats-server") -> tuple[str, Proc]:
     """A nats-server with JetStream and a fresh store, on a free loopback port."""
-    port = free_port()
+    port = servers.free_port()
     store = procs.workdir / f"{name}-{port}-store"
-    args = [BIN / "nats-server", "-a", "127.0.0.1", "-p", port, "-js", "-sd", store]
-    proc = procs.start(name, args)
-    wait_until(lambda: "Server is ready" in proc.log.read_text(), 15, "nats-server", proc)
-    return f"nats://127.0.0.1:{port}", proc
+    server = servers.NatsServer(procs._set.spawn, store, port, name=name).start()
+    return server.url, Proc(server.proc)
 
 
 def start_replay_node(procs: Processes, path: Path, *options: str) -> tuple[str, Proc]:
     """The replay node serving `path`, on a free loopback port, once it answers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = procs.start("replay-node", [BIN / "replay-node", path, "--port", port, *options])
-    wait_until(lambda: _answers(url), 120, "the replay node to load its archive", proc, 0.2)
-    return url, proc
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/status", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    node = servers.start_replay_node(procs._set.spawn, path, *options, timeout=120)
+    return node.url, Proc(node.proc)
 
 
 def get_json(url: str) -> dict:
@@ -257,22 +201,7 @@ def get_json(url: str) -> dict:
 
 def peak_rss_mb(pid: int) -> float | None:
     """The process's peak resident memory so far (VmHWM), in MB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return rss_mb(pid, peak=True)
 
 
 class CpuMeter:
@@ -326,37 +255,4 @@ def percentile(values: list[float], share: float) -> float | None:
 
 def iter_op_messages(path: Path) -> Iterator[tuple[str, bytes, dict[str, str]]]:
     """What the broadcaster publishes for an archive: every op, then `steem.block`."""
-    for block in iter_archive(path):
-        block_id, timestamp = block["block_id"], block["timestamp"]
-        num = str(int(block_id[:8], 16))
-        count = 0
-        for t, trx in enumerate(block["transactions"]):
-            for o, op in enumerate(trx["operations"]):
-                count += 1
-                headers = {
-                    "Nats-Msg-Id": f"{block_id}/{t}/{o}",
-                    "Steem-Block-Num": num,
-                    "Steem-Block-Id": block_id,
-                    "Steem-Trx-Id": block["transaction_ids"][t],
-                    "Steem-Timestamp": timestamp,
-                }
-                subject = "steem.op." + op["type"].removesuffix("_operation")
-                yield subject, _encode(op["value"]), headers
-        closing = {
-            "block_num": int(num),
-            "block_id": block_id,
-            "previous": block["previous"],
-            "timestamp": timestamp,
-            "op_count": count,
-        }
-        headers = {
-            "Nats-Msg-Id": f"{block_id}/block",
-            "Steem-Block-Num": num,
-            "Steem-Block-Id": block_id,
-            "Steem-Timestamp": timestamp,
-        }
-        yield "steem.block", _encode(closing), headers
-
-
-def _encode(value) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return published_messages(iter_archive(path))

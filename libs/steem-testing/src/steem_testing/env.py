@@ -5,8 +5,8 @@
 Nothing of the caller's environment leaks in (a developer's STEEM_NODES, LOG_LEVEL,
 WORKER_STATE_DIR or .env values): only PATH (with the workspace's scripts first, as
 `uv run` has it, so a Procfile's `restart-loop` is found however pytest was started),
-HOME, the locale and the temporary folder pass, and PYTHONUNBUFFERED so that every line
-comes out when it is written.
+HOME, the locale, the temporary folder and PYTHONPATH (the processes run the code the
+test imports) pass, and PYTHONUNBUFFERED so that every line comes out when it is written.
 """
 
 import os
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from steem_testing.paths import BIN
 
-PASSED = ("HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+PASSED = ("HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "PYTHONPATH")
 
 
 def clean_env(settings: Mapping[str, str] | None = None) -> dict[str, str]:

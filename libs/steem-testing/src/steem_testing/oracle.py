@@ -6,12 +6,21 @@ serves, independently of the broadcaster's code.
     assert printed_urls(honcho) == expected_posts(blocks)
 """
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ipc_config import chain
+from ipc_config import (
+    BLOCK_SUBJECT,
+    HEADER_BLOCK_ID,
+    HEADER_BLOCK_NUM,
+    HEADER_MSG_ID,
+    HEADER_TIMESTAMP,
+    HEADER_TRX_ID,
+    chain,
+)
 from ipc_config.chain import block_num_of, post_url
 
 OPERATION_SUFFIX = "_operation"
@@ -55,6 +64,44 @@ def expected_messages(blocks: list[dict]) -> list[tuple[str, str]]:
                 expected.append((op_subject(op), f"{block['block_id']}/{t}/{o}"))
         expected.append(("steem.block", f"{block['block_id']}/block"))
     return expected
+
+
+def published_messages(blocks: Iterable[dict]) -> Iterator[tuple[str, bytes, dict[str, str]]]:
+    """`(subject, payload, headers)` of what the broadcaster publishes for well-formed
+    blocks, in order: each operation's body as compact JSON, then the block's `steem.block`
+    (a benchmark's baseline publishes these)."""
+    for block in blocks:
+        block_id, timestamp = block["block_id"], block["timestamp"]
+        where = {HEADER_BLOCK_NUM: str(block_num_of(block_id)), HEADER_BLOCK_ID: block_id}
+        count = 0
+        for _, t, o, op in operations([block]):
+            count += 1
+            headers = {
+                HEADER_MSG_ID: f"{block_id}/{t}/{o}",
+                **where,
+                HEADER_TRX_ID: block["transaction_ids"][t],
+                HEADER_TIMESTAMP: timestamp,
+            }
+            yield op_subject(op), _compact(op_body(op)), headers
+        closing = {
+            "block_num": block_num_of(block_id),
+            "block_id": block_id,
+            "previous": block["previous"],
+            "timestamp": timestamp,
+            "op_count": count,
+            "transaction_ids": block.get("transaction_ids", []),
+        }
+        headers = {HEADER_MSG_ID: f"{block_id}/block", **where, HEADER_TIMESTAMP: timestamp}
+        yield BLOCK_SUBJECT, _compact(closing), headers
+
+
+def _compact(value: Any) -> bytes:
+    """Compact JSON in UTF-8, as the broadcaster writes it (escapes only where the text
+    holds what UTF-8 cannot: a lone surrogate)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def stored(messages) -> list[tuple[str, str]]:

@@ -8,7 +8,9 @@
 
     done = run_command([BIN / "steem-status", "--json"], {"NATS_URL": url}, cwd=tmp_path)
 
-Each process gets `clean_env` plus what the test gives; `TEST_ECHO=1` copies every
+A process whose output nobody waits for (a benchmark's broadcaster) can write it to a
+`log` file instead: `spawn(args, log=folder / "broadcaster.log")`; `proc.tail()` shows its
+last lines either way. Each process gets `clean_env` plus what the test gives; `TEST_ECHO=1` copies every
 process's output to the test's stderr (run pytest with -s to see it). The process tree
 below a process (restart loops, honcho) is read from /proc by `steem_testing.proctree`.
 """
@@ -38,12 +40,14 @@ class Line(NamedTuple):
 
 
 class LineCollector:
-    """Reads a pipe in a thread and keeps every line (and the unix time it came), so a
-    test can wait for one; `raw` keeps the bytes exactly as they came."""
+    """Reads a pipe in a thread and keeps every line, and when it came (`times`: unix
+    time, `clock`: time.monotonic()), so a test can wait for one; `raw` keeps the bytes
+    exactly as they came."""
 
     def __init__(self, stream, echo: str | None = None) -> None:
         self.lines: list[str] = []
         self.times: list[float] = []
+        self.clock: list[float] = []
         self.raw = bytearray()
         self.closed = False  # the writer closed the pipe: no line will come any more
         self._cond = threading.Condition()
@@ -60,6 +64,7 @@ class LineCollector:
                 self.raw += raw
                 self.lines.append(line)
                 self.times.append(time.time())
+                self.clock.append(time.monotonic())
                 self._cond.notify_all()
         stream.close()
         with self._cond:
@@ -102,9 +107,10 @@ class LineCollector:
 
 @dataclass
 class Proc:
-    """A process started by a test, with its output collected line by line. One started
-    with `new_session` leads its own process group (as under honcho): `signal` and `stop`
-    reach the whole group."""
+    """A process started by a test, with its output collected line by line (or, given a
+    `log` file, its stderr written there, and its stdout too with `log_stdout`). One
+    started with `new_session` leads its own process group (as under honcho): `signal`
+    and `stop` reach the whole group."""
 
     args: list[str]
     env: dict[str, str]
@@ -114,21 +120,37 @@ class Proc:
     stdout: LineCollector | None = None
     stderr: LineCollector | None = None
     new_session: bool = False
+    log: Path | None = None
+    log_stdout: bool = True
 
     def start(self) -> "Proc":
-        self.popen = subprocess.Popen(
-            self.args,
-            env=self.env,
-            cwd=self.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=self.new_session,
-        )
+        with contextlib.ExitStack() as files:
+            into = files.enter_context(self.log.open("wb")) if self.log else subprocess.PIPE
+            self.popen = subprocess.Popen(
+                self.args,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=into if self.log_stdout else subprocess.PIPE,
+                stderr=into,
+                start_new_session=self.new_session,
+            )
         echo = self.name if os.environ.get("TEST_ECHO") else None
-        self.stdout = LineCollector(self.popen.stdout, echo)
-        self.stderr = LineCollector(self.popen.stderr, echo)
+        if self.popen.stdout is not None:
+            self.stdout = LineCollector(self.popen.stdout, echo)
+        if self.popen.stderr is not None:
+            self.stderr = LineCollector(self.popen.stderr, echo)
         return self
+
+    def tail(self, lines: int = 12) -> str:
+        """Its last lines of stderr (of its log file, if it writes one)."""
+        if self.stderr is not None:
+            return "\n".join(self.stderr.lines[-lines:])
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
 
     @property
     def pid(self) -> int:
@@ -151,10 +173,12 @@ class Proc:
         try:
             code = self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
-            tail = "\n".join(self.stderr.lines[-12:])
-            raise AssertionError(f"{self.name} still running after {timeout} s:\n{tail}") from None
+            raise AssertionError(
+                f"{self.name} still running after {timeout} s:\n{self.tail()}"
+            ) from None
         for pipe in (self.stdout, self.stderr):
-            pipe.wait_closed(5)
+            if pipe is not None:
+                pipe.wait_closed(5)
         return code
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
@@ -192,6 +216,8 @@ class ProcessSet:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         new_session: bool = False,
+        log: Path | None = None,
+        log_stdout: bool = True,
     ) -> Proc:
         proc = Proc(
             [str(a) for a in args],
@@ -199,13 +225,23 @@ class ProcessSet:
             Path(cwd or self.cwd),
             name or Path(str(args[0])).name,
             new_session=new_session,
+            log=log,
+            log_stdout=log_stdout,
         )
         self.started.append(proc)
         return proc.start()
 
     def stop_all(self) -> None:
+        """Stop every process, the last started first; one that cannot be stopped does
+        not keep the others running (its error is raised once all were tried)."""
+        errors = []
         for proc in reversed(self.started):
-            proc.stop()
+            try:
+                proc.stop()
+            except Exception as err:
+                errors.append(err)
+        if errors:
+            raise errors[0]
 
     def __enter__(self) -> Spawn:
         return self.spawn

@@ -27,7 +27,7 @@ def wait_showing(condition: Callable[[], Any], timeout: float, what: str, *procs
     try:
         return wait_until(condition, timeout, what)
     except AssertionError as err:
-        tails = [f"--- {proc.name}:\n" + "\n".join(proc.stderr.lines[-12:]) for proc in procs]
+        tails = [f"--- {proc.name}:\n" + proc.tail() for proc in procs]
         raise AssertionError("\n".join([str(err), *tails])) from None
 
 
