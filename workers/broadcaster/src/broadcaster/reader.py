@@ -12,6 +12,7 @@ import threading
 
 from ipc_config import ChainSettings
 from steem_chain import NodePool, Stopped, Tip
+from steem_chain.threads import limit_malloc_arenas
 
 from broadcaster.follow import Batch, ChainSource, Follower
 from broadcaster.publisher import Checkpoint
@@ -34,6 +35,7 @@ class ChainThread:
         self._chain = chain
         self._checkpoint = checkpoint
         self._known_ids = known_ids  # block number -> id, of the last blocks in the stream
+        limit_malloc_arenas()  # a thread per request in flight: see there
         self._stop = threading.Event()
         self._loop = asyncio.get_running_loop()
         self.batches: asyncio.Queue[Batch | BaseException] = asyncio.Queue(QUEUE_BATCHES)
