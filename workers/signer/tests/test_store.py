@@ -49,13 +49,6 @@ def test_a_request_is_recorded_once_and_one_of_two_writers_wins(nats_server):
     assert seen == [(CLAIMED, "a")], "the bucket keeps the latest value of each key"
 
 
-def restart(server) -> None:
-    """nats-server again on the killed one's port and store."""
-    again = type(server)(server._spawn, server.store_dir)
-    again.port, again.url = server.port, server.url
-    again.start()
-
-
 def test_a_write_whose_answer_is_lost_is_read_back(nats_server):
     """nats-server killed just before a write, restarted after it was sent: the write is
     retried or found, never lost and never doubled."""
@@ -66,7 +59,7 @@ def test_a_write_whose_answer_is_lost_is_read_back(nats_server):
         nats_server.kill()
         writing = asyncio.create_task(store.update(created, state=SIGNED, trx_id="cd" * 20))
         await asyncio.sleep(0.5)  # the write waits in nats-py's buffer or times out
-        await asyncio.to_thread(restart, nats_server)
+        await asyncio.to_thread(nats_server.restarted)  # same port, same store
         done = await asyncio.wait_for(writing, 30)
         latest = await store.read(created.key)
         await nc.close()

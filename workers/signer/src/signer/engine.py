@@ -40,7 +40,7 @@ from steem_chain import NodeError, RequestRefused
 from signer.keys import KeyProblem, KeyRing
 from signer.node import UNDECIDED, Head, Nodes
 from signer.outcomes import Outcomes
-from signer.pacing import ONE_BLOCK, Pacer
+from signer.pacing import ONE_BLOCK, BlockClock, Pacer
 from signer.records import CLAIMED, RECEIVED, SIGNED, Record
 from signer.rejections import (
     ACCEPTED,
@@ -123,6 +123,7 @@ class Engine:
         self.outcomes = outcomes
         self.identity = identity
         self.pacer = Pacer()
+        self.clock = BlockClock()
         self.wake = asyncio.Event()
         self.stream_block = 0  # the last block seen on steem.block
         self._report = report
@@ -135,22 +136,31 @@ class Engine:
             except (TimeoutError, nats.errors.Error, NodeError, RequestRefused) as err:
                 log.warning("pass interrupted (%s); trying again", err or type(err).__name__)
             self._report()
+            # Open requests: look again about when the next block comes (a turn, an
+            # expiration, an irreversible block may be due); else when something wakes us.
+            busy = any(not record.final for record in self.view.open.values())
             waiting = [asyncio.ensure_future(e.wait()) for e in (self.wake, stop)]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    asyncio.wait(waiting, return_when="FIRST_COMPLETED"), IDLE_PASS
+                    asyncio.wait(waiting, return_when="FIRST_COMPLETED"),
+                    self.clock.next_look() if busy else IDLE_PASS,
                 )
             for task in waiting:
                 task.cancel()
 
     async def one_pass(self) -> None:
         for record in await self.store.changes():
-            self.view.remember(record)
+            fresh = self.view.remember(record)
+            if fresh and record.state == SIGNED and not record.writer.startswith(self.identity.id):
+                # Another signer's transaction takes the account's turn (pace) too.
+                signed_at = chain_seconds(record.signed_head_time)
+                self.pacer.sent(record.account, record.operations, signed_at)
         await self.outcomes.tell_pending()
         todo = [record for record in self.view.todo() if not record.final]
         if not todo:
             return
         head = await self.nodes.head()
+        self.clock.saw(head.num)
         for record in todo:
             current = self.view.get(record.key)
             if current is None or current.revision != record.revision:

@@ -20,6 +20,7 @@ Resource credits come back slowly (a full recharge takes 5 days): after a refusa
 account waits 30 s of chain time, doubling to 10 min while refusals go on.
 """
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,3 +95,25 @@ class Pacer:
         state.rc_wait = min(RC_WAIT_MAX, state.rc_wait * 2 if state.rc_wait else RC_WAIT_FIRST)
         state.rc_until = now + state.rc_wait
         return state.rc_wait
+
+
+class BlockClock:
+    """How long a block takes in wall-clock time, from the heads seen: when to look at
+    the head again while actions wait for their turn. It only schedules those looks;
+    every decision is made on the head's own time."""
+
+    def __init__(self, guess: float = BLOCK_INTERVAL) -> None:
+        self.per_block = guess
+        self._last: tuple[float, int] | None = None
+
+    def saw(self, num: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self._last is not None and num > self._last[1] and now - self._last[0] < 60:
+            sample = (now - self._last[0]) / (num - self._last[1])
+            self.per_block = 0.7 * self.per_block + 0.3 * sample
+        if self._last is None or num > self._last[1]:
+            self._last = (now, num)
+
+    def next_look(self, lowest: float = 0.05, highest: float = 1.0) -> float:
+        """Seconds until the next look: twice a block, so that a turn is seldom missed."""
+        return min(highest, max(lowest, self.per_block / 2))
