@@ -201,7 +201,7 @@ def run(tmp_path_factory) -> Run:
         settle(lambda: len(bot.stdout.lines) >= len(posts) or not bot.alive, 30)
         for proc in (broadcaster, bot):
             proc.signal(signal.SIGTERM)
-        rcs = [proc.popen.wait(10) for proc in (broadcaster, bot)]
+        rcs = [proc.wait(10) for proc in (broadcaster, bot)]
         messages = asyncio.run(stream_messages(nats.url))
     return Run(
         blocks=blocks,

@@ -114,7 +114,7 @@ def test_every_block_arrives_once_from_a_list_of_bad_nodes(
     )
     messages = read_stream(nats_server.url)
     second.signal(signal.SIGTERM)
-    rc = second.popen.wait(10)
+    rc = second.wait(10)
     log = second.stderr.text()
     (tmp_path / "broadcaster.log").write_text(log)
 

@@ -197,7 +197,7 @@ def test_a_seed_file_that_cannot_be_trusted_stops_nats_local_with_one_line(
         local.seed_file.write_text(seed.lower() + "\n")
         expected = "does not hold an nkey seed; delete it for new credentials"
     proc = procs([BIN / "nats-local"], env={"NATS_URL": local.url}, cwd=tmp_path)
-    assert proc.popen.wait(15) == 2
+    assert proc.wait(15) == 2
     assert proc.stderr.lines == [proc.stderr.wait_for(expected, 1).string], proc.stderr.text()
     line = f"nats: configuration error: .data/nats-local/{local.port}.nk "
     assert proc.stderr.lines[0].startswith(line)
@@ -249,7 +249,7 @@ def test_a_users_own_server_on_the_port_of_a_bundled_run_is_used_as_settings_say
     if own == "password":  # settings without the password: refused as before, one line
         refused = start_app(procs, tmp_path, f"nats://{host}", steem)
         for name, loop in refused.items():
-            assert loop.popen.wait(30) == 2, loop.stderr.text()
+            assert loop.wait(30) == 2, loop.stderr.text()
             lines = [line for line in loop.stderr.lines if "restart-loop[" not in line]
             assert lines == [
                 f"{name}: configuration error: NATS at nats://{host} refused our credentials "

@@ -94,7 +94,7 @@ def run_and_check_posts(procs, env: dict[str, str], posts: list[str]) -> dict[st
 def assert_refused(loops: dict[str, Proc], shown_url: str, secrets: list[str]) -> None:
     """Each loop exits 2 at once: one line from the worker, no restart, no secret shown."""
     for name, loop in loops.items():
-        assert loop.popen.wait(30) == 2, loop.stderr.text()
+        assert loop.wait(30) == 2, loop.stderr.text()
         lines = loop.stderr.text().splitlines()
         own = [line for line in lines if not line.startswith(f"restart-loop[{name}]: ")]
         assert len(own) == 1, lines
@@ -112,7 +112,7 @@ def assert_refused(loops: dict[str, Proc], shown_url: str, secrets: list[str]) -
 def assert_config_error(loops: dict[str, Proc], expected: str) -> None:
     """Each loop exits 2: one `configuration error: <expected...>` line, no restart."""
     for name, loop in loops.items():
-        assert loop.popen.wait(15) == 2, loop.stderr.text()
+        assert loop.wait(15) == 2, loop.stderr.text()
         lines = loop.stderr.text().splitlines()
         own = [line for line in lines if not line.startswith(f"restart-loop[{name}]: ")]
         assert len(own) == 1 and re.match(rf"{name}: configuration error: {expected}", own[0]), (
