@@ -12,7 +12,7 @@ def health(cap: int = 8) -> Health:
 
 def answer(h: Health, now: float, latency: float = 0.2, blocks: int = 50) -> None:
     h.started(now)
-    h.succeeded(now, latency, blocks)
+    h.succeeded(now + latency, latency, blocks, asked_at=now)
 
 
 def fill(h: Health, now: float) -> None:
@@ -21,7 +21,7 @@ def fill(h: Health, now: float) -> None:
     for _ in range(slots):
         h.started(now)
     for _ in range(slots):
-        h.succeeded(now + 0.2, 0.2, 50)
+        h.succeeded(now + 0.2, 0.2, 50, asked_at=now)
 
 
 def test_slots_double_each_round_trip_up_to_the_cap_when_all_are_used():
@@ -39,7 +39,7 @@ def test_slots_do_not_grow_when_we_did_not_use_them():
     h = health()
     for second in range(20):
         h.started(second)  # one request at a time: 2 slots are plenty
-        h.succeeded(second + 0.2, 0.2, 50)
+        h.succeeded(second + 0.2, 0.2, 50, asked_at=second)
     assert h.allowed(0) == 2
 
 
@@ -67,6 +67,23 @@ def test_a_failure_halves_the_slots_and_a_timeout_the_batch_too():
     assert h.batch == 35  # quick again: back up by a fifth of FETCH_BATCH_SIZE
 
 
+def test_after_a_failure_the_slots_double_again_up_to_half_of_what_they_were():
+    h = health(cap=16)
+    for t in range(4):
+        fill(h, t)
+    assert h.allowed(4) == 16
+    h.started(4)
+    h.failed(4, NodeError("host name not found", Trouble.DOWN))
+    assert h.allowed(10) == 1
+    fill(h, 10)
+    fill(h, 11)
+    fill(h, 12)
+    assert h.allowed(13) == 8  # 1, 2, 4, 8: doubling up to half of 16
+    fill(h, 13)
+    fill(h, 14)
+    assert h.allowed(15) == 9  # then one more per round trip
+
+
 def test_429_or_503_one_request_at_a_time_and_a_pause_when_it_goes_on():
     h = health()
     fill(h, 0)
@@ -80,9 +97,10 @@ def test_429_or_503_one_request_at_a_time_and_a_pause_when_it_goes_on():
     h.failed(0.3, NodeError("HTTP 503", Trouble.THROTTLED))
     assert h.paused(0.7) and not h.paused(0.9)  # then 0.5 s
     answer(h, 1)
-    assert h.allowed(1) == 1 and h.allowed(60) >= 1  # cooling down: one at a time
+    assert h.allowed(1) == 1  # cooling down: one at a time, whatever it grew back to
+    assert h.allowed(200) == 2  # cooled down: it grew back doubling, to half of 4
     fill(h, 200)
-    assert h.allowed(200) == 2  # then it grows again, from where it stood
+    assert h.allowed(201) == 2 and 2.5 < h.limit < 3  # from there, one more per round trip
 
 
 def test_retry_after_is_obeyed():

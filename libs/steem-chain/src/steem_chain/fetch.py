@@ -21,7 +21,6 @@ node that announced it and, in head mode, two nodes on different forks do not in
 
 import logging
 import queue
-import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -183,7 +182,7 @@ class BlockFetcher:
         if not near:
             self._far_requests += 1
             self._far_since = now if self._far_since is None else self._far_since
-        self._threads.submit(self._fetch, self._generation, r, node, r.first, r.last)
+        self._threads.submit(self._fetch, self._generation, r, node, r.first, r.last, now)
         return True
 
     def _eligible(self, r: _Range, near: bool, now: float) -> list[Node]:
@@ -253,8 +252,9 @@ class BlockFetcher:
 
     # -- answers -----------------------------------------------------------------------
 
-    def _fetch(self, generation: int, r: _Range, node: Node, first: int, last: int) -> None:
-        started = time.monotonic()
+    def _fetch(
+        self, generation: int, r: _Range, node: Node, first: int, last: int, asked_at: float
+    ) -> None:
         blocks = None
         try:
             answers = node.client.raw_blocks(first, last)
@@ -262,7 +262,7 @@ class BlockFetcher:
             self._pool.failed(node, classify(err, node.client.timeout))
         else:
             # The node's part is done: its slot is free while we read the blocks.
-            self._pool.succeeded(node, time.monotonic() - started, len(answers))
+            self._pool.succeeded(node, node.client.round_trip(), len(answers), asked_at)
             try:
                 blocks = parse_blocks(first, answers)
             except NodeError as err:

@@ -2,8 +2,8 @@
 the node shows us, like TCP adapts its window.
 
 - In flight: starts at 2 and grows by one per answer while the node keeps up (doubling
-  each round trip), then by one per round trip; halves on a failure; never above the cap
-  (NODE_MAX_IN_FLIGHT). It grows only when we actually used it all, so a node is never
+  each round trip); halves on a failure, after which it doubles again up to half what it
+  was, then grows by one per round trip; never above the cap (NODE_MAX_IN_FLIGHT). It grows only when we actually used it all, so a node is never
   granted more than we needed; and it shrinks when the node's latency climbs above twice
   its best: it is queueing our requests, more would only wait there.
 - Blocks per request: FETCH_BATCH_SIZE, halved after a timeout or when a batch takes more
@@ -25,7 +25,7 @@ from steem_chain.node import Tip
 from steem_chain.reasons import NodeError, Trouble
 
 START_IN_FLIGHT = 2
-QUEUEING_FACTOR, QUEUEING_MARGIN = 2.0, 0.05  # latency above 2 x best + 50 ms: queueing
+QUEUEING_FACTOR, QUEUEING_MARGIN = 2.0, 0.1  # latency above 2 x best + 0.1 s: queueing
 SMOOTHING = 0.2  # weight of the newest latency in the running average
 DEMOTE_MAX = 30.0
 RETRY_AFTER_MAX = 120.0
@@ -39,7 +39,7 @@ class Health:
     limit: float = 0.0
     batch: int = 0
     in_flight: int = 0
-    slow_start: bool = True
+    threshold: float = math.inf  # doubling below it, one more per round trip above (ssthresh)
     latency: float | None = None  # running average of a block batch's round trip, seconds
     best: float | None = None
     failures: int = 0  # in a row
@@ -83,8 +83,15 @@ class Health:
         if self.in_flight >= self.allowed(now):
             self.full_at = now
 
-    def succeeded(self, now: float, latency: float | None = None, blocks: int = 0) -> None:
-        """An answer; `latency` and `blocks` for a batch of blocks (they teach us its pace)."""
+    def succeeded(
+        self,
+        now: float,
+        latency: float | None = None,
+        blocks: int = 0,
+        asked_at: float | None = None,
+    ) -> None:
+        """An answer; for a batch of blocks, its `latency` (the HTTP round trip), `blocks`
+        and when it was `asked_at` (when its slot was taken) teach us the node's pace."""
         self.in_flight -= 1
         self.failures = 0
         self.throttled_last = False
@@ -99,7 +106,7 @@ class Health:
         # An answer to a request during whose flight every slot was in use grows them (like
         # TCP's slow start: doubling each round trip); when slots stayed unused, the node is
         # not what holds us back.
-        saturated = self.full_at >= now - latency - 1e-3
+        saturated = asked_at is not None and self.full_at >= asked_at
         if blocks >= max(1, self.batch // 2):  # near the head, single blocks say little
             self.latency = latency if self.latency is None else (
                 SMOOTHING * latency + (1 - SMOOTHING) * self.latency
@@ -107,10 +114,10 @@ class Health:
             self.best = latency if self.best is None else min(self.best, latency)
         if self.queueing():
             self.limit = max(1.0, self.limit - 1 / self.limit)
-            self.slow_start = False
+            self.threshold = self.limit
         elif saturated:
             self.limit = min(
-                float(self.cap), self.limit + (1 if self.slow_start else 1 / self.limit)
+                float(self.cap), self.limit + (1 if self.limit < self.threshold else 1 / self.limit)
             )
         if blocks >= self.batch and latency > self.timeout / 2:
             self.batch = max(1, self.batch // 2)
@@ -131,7 +138,7 @@ class Health:
             err.trouble is Trouble.THROTTLED,
         )
         self.failures += 1
-        self.slow_start = False
+        self.threshold = max(float(START_IN_FLIGHT), self.limit / 2)  # doubling up to half
         self.limit = max(1.0, self.limit / 2)
         self.demoted_until = now + min(2.0 ** (self.failures - 1), DEMOTE_MAX)
         if err.trouble is Trouble.DOWN:

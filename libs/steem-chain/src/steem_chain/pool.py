@@ -138,10 +138,16 @@ class NodePool:
 
     # -- outcomes ----------------------------------------------------------------------
 
-    def succeeded(self, node: Node, latency: float | None = None, blocks: int = 0) -> None:
+    def succeeded(
+        self,
+        node: Node,
+        latency: float | None = None,
+        blocks: int = 0,
+        asked_at: float | None = None,
+    ) -> None:
         with self._cond:
             now = self.clock()
-            node.health.succeeded(now, latency, blocks)
+            node.health.succeeded(now, latency, blocks, asked_at)
             self._trouble.discard(node.index)
             if self._outage is not None:
                 log.info(
