@@ -3,9 +3,10 @@ the node shows us, like TCP adapts its window.
 
 - In flight: starts at 2 and grows by one per answer while the node keeps up (doubling
   each round trip); halves on a failure, after which it doubles again up to half what it
-  was, then grows by one per round trip; never above the cap (NODE_MAX_IN_FLIGHT). It grows only when we actually used it all, so a node is never
-  granted more than we needed; and it shrinks when the node's latency climbs above twice
-  its best: it is queueing our requests, more would only wait there.
+  was, then grows by one per round trip; never above the cap (NODE_MAX_IN_FLIGHT). It
+  grows only when we actually used it all, so a node is never granted more than we
+  needed; and it shrinks when the node's round trip climbs above twice its best (plus
+  0.1 s): it is queueing our requests, more would only wait there.
 - Blocks per request: FETCH_BATCH_SIZE, halved after a timeout or when a batch takes more
   than half the timeout, grown back by a fifth when batches are quick again.
 - HTTP 429 or 503: one request at a time for a while (5 s, doubling to 2 min while it
