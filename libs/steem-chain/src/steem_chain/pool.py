@@ -1,11 +1,13 @@
 """The configured nodes, how each one is doing, who is asked next, and what the log says.
 
 Nodes are preferred in the order of STEEM_NODES, except that one that failed lately, or
-that asked us to slow down (429/503), goes to the back of the line for a while (`health`).
-Each failure is one log line naming the node and the reason. When every node has failed in
-a row, the pool pauses them all (1 s, doubling to 30 s) and says so once, with the hint to
-the offline mode; while that lasts, each round of failures is one line, not one per node,
-so that a start without internet stays readable; the first answer ends it, in one line.
+that asked us to slow down (429/503), goes to the back of the line for a while
+(`health`). Each failure is one log line naming the node and the reason (the same
+failure of the same node within 2 s, as requests in flight together fail together,
+once). When every node has failed in a row, the pool pauses them all (1 s, doubling to
+30 s) and says so once, with the hint to the offline mode; while that lasts, each round
+of failures is one line, not one per node, so that a start without internet stays
+readable; the first answer ends it, in one line.
 """
 
 import logging
