@@ -5,8 +5,9 @@
 Nothing of the caller's environment leaks in (a developer's STEEM_NODES, LOG_LEVEL,
 WORKER_STATE_DIR or .env values): only PATH (with the workspace's scripts first, as
 `uv run` has it, so a Procfile's `restart-loop` is found however pytest was started),
-HOME, the locale, the temporary folder and PYTHONPATH (the processes run the code the
-test imports) pass, and PYTHONUNBUFFERED so that every line comes out when it is written.
+HOME, the locale, the temporary folder, the machine's certificate authorities (for `uv`
+reaching a package index) and PYTHONPATH (the processes run the code the test imports)
+pass, and PYTHONUNBUFFERED so that every line comes out when it is written.
 """
 
 import os
@@ -14,7 +15,10 @@ from collections.abc import Mapping
 
 from steem_testing.paths import BIN
 
-PASSED = ("HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "PYTHONPATH")
+PASSED = (
+    *("HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"),
+    *("SSL_CERT_FILE", "SSL_CERT_DIR", "PYTHONPATH"),
+)
 
 
 def clean_env(settings: Mapping[str, str] | None = None) -> dict[str, str]:
