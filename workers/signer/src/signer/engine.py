@@ -194,6 +194,8 @@ class Engine:
         if not self.pacer.allows(record.account, record.operations, head.time):
             return
         ref = await self.nodes.ref_block(head.irreversible)
+        if ref is None:
+            return  # no irreversible block to refer to yet: next pass
         claimed = await self.write(record, state=CLAIMED, claim=self.identity.claim())
         if claimed is None:
             return
@@ -245,7 +247,9 @@ class Engine:
         if where == UNDECIDED:
             return
         if where > 0:
-            await self.outcomes.include(record, where, await self.nodes.block_id(where))
+            block = await self.nodes.block(where)
+            if block is not None:
+                await self.outcomes.include(record, where, block.id)
         elif record.reason:
             await self.outcomes.fail(record, record.reason)
         else:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import requests
 from ipc_config.chain import BLOCK_INTERVAL
 from ipc_config.settings import ChainSettings
-from steem_chain import AsyncChain, Node, NodeError, Stopped
+from steem_chain import AsyncChain, BadBlock, Block, Node, NodeError, Stopped, parse_block
 from steem_chain.reasons import HttpStatus, Trouble, chain_of
 from steem_chain.threads import DaemonThreads
 
@@ -37,7 +37,6 @@ from signer.transactions import RefBlock, chain_seconds
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_SCAN_BATCH = 50
 _NOT_SENT = (ConnectionRefusedError, requests.exceptions.ConnectTimeout)
 _MISSING_API = ("Could not find API", "Could not find method", "no method with name")
 
@@ -89,12 +88,25 @@ class Nodes:
             int(props["last_irreversible_block_num"]),
         )
 
-    async def ref_block(self, num: int) -> RefBlock:
-        """Block `num` (irreversible) as a TaPoS reference; kept for the next signings."""
+    async def ref_block(self, num: int) -> RefBlock | None:
+        """Block `num` (irreversible) as a TaPoS reference, kept for the next signings;
+        None while no node serves it (a chain that starts there, a node in trouble)."""
         if num not in self._refs:
-            block = (await self.chain.blocks(num, num))[0]
+            block = await self.block(num)
+            if block is None:
+                return None
             self._refs = {num: RefBlock(num, block.id)}
         return self._refs[num]
+
+    async def block(self, num: int) -> Block | None:
+        """Block `num` as a node serves it; None when no node gives it in time."""
+        try:
+            answer = await self.call(
+                "block_api.get_block", {"block_num": num}, deadline=2 * self.timeout
+            )
+            return parse_block((answer.get("result") or {}).get("block"), num)
+        except (Stopped, BadBlock):
+            return None
 
     async def accounts(self, names: list[str]) -> dict[str, dict[str, Any] | None]:
         return await self.chain.accounts(names)
@@ -144,14 +156,13 @@ class Nodes:
                 if status in ("within_mempool", "expired_reversible"):
                     return UNDECIDED
                 # too_old, unknown, an error: the node does not know; the blocks do
-        for start in range(max(1, first), last + 1, _SCAN_BATCH):
-            for block in await self.chain.blocks(start, min(last, start + _SCAN_BATCH - 1)):
-                if any(op.trx_id == trx_id for op in block.operations):
-                    return block.num
+        for num in range(max(1, first), last + 1):
+            block = await self.block(num)
+            if block is None:
+                return UNDECIDED  # a block we cannot read may hold it: ask again later
+            if any(op.trx_id == trx_id for op in block.operations):
+                return num
         return NOT_INCLUDED
-
-    async def block_id(self, num: int) -> str:
-        return (await self.chain.blocks(num, num))[0].id
 
     # -- plain JSON-RPC through the pool -------------------------------------------------
 
