@@ -44,3 +44,15 @@ def test_block_numbers_and_assets():
     assert block_num_of("003226417d8c8b8dbb0c4b4f1d0f4e8d5b0c6a1f") == 3286593
     assert ASSET_OF_NAI[NAI_OF_ASSET["VESTS"]] == "VESTS"
     assert NAI_OF_ASSET["STEEM"] == "@@000000021" and NAI_OF_ASSET["SBD"] == "@@000000013"
+
+
+def test_the_chain_tells_creation_from_edits_by_the_created_time():
+    from ipc_config.chain import comment_state
+
+    op = real_comment()
+    assert comment_state(op, "2016-07-17T23:20:54", "2016-07-17T23:20:54") == "created"
+    assert comment_state(op, "2016-07-17T23:20:54", "2016-07-17T23:30:00") == "edited"
+    assert comment_state(op, None, "2016-07-17T23:30:00") == "gone"
+    assert is_new_post(op, "created")
+    assert not is_new_post(op, "edited") and not is_new_post(op, "gone")
+    assert not is_new_post({**op, "parent_author": "bob"}, "created")

@@ -39,6 +39,11 @@ HEADER_BLOCK_NUM = "Steem-Block-Num"
 HEADER_BLOCK_ID = "Steem-Block-Id"
 HEADER_TRX_ID = "Steem-Trx-Id"
 HEADER_TIMESTAMP = "Steem-Timestamp"
+# On `comment` operations: what the operation did to the comment, as the chain tells
+# (`created`, `edited`), or `gone` when the chain no longer has the comment (deleted
+# since). See ipc_config.chain.comment_state.
+HEADER_COMMENT = "Steem-Comment"
+COMMENT_CREATED, COMMENT_EDITED, COMMENT_GONE = "created", "edited", "gone"
 
 _OPERATION_SUFFIX = "_operation"
 # One NATS subject token: no dots, spaces or wildcards.

@@ -55,9 +55,19 @@ class WorkerHarness:
             if hasattr(result, "__await__"):
                 await result
 
-    async def op(self, op_type: str, body: Any, *, delivery: int = 1, **where: int) -> str:
-        """An operation (`where`: block_num, trx_index, op_index) to its handler."""
-        return await self.send(op_subject(op_type), body, op_headers(**where), delivery)
+    async def op(
+        self,
+        op_type: str,
+        body: Any,
+        *,
+        delivery: int = 1,
+        headers: dict[str, str] | None = None,
+        **where: int,
+    ) -> str:
+        """An operation (`where`: block_num, trx_index, op_index; `headers`: more, such
+        as Steem-Comment) to its handler."""
+        all_headers = {**op_headers(**where), **(headers or {})}
+        return await self.send(op_subject(op_type), body, all_headers, delivery)
 
     async def vop(self, vop_type: str, body: Any, *, delivery: int = 1, **where: int) -> str:
         return await self.send(vop_subject(vop_type), body, op_headers(**where), delivery)

@@ -12,7 +12,8 @@
     worker.run()   # settings, logging, NATS, consume until SIGTERM, exit 0
 
 Handlers take the message's body and its `Meta`. `on(type)` takes an operation type
-(`steem.op.<type>`), `on_vop` a virtual operation, `on_block` the block closing message
+(`steem.op.<type>`), `on_new_post` the comments that create a post, `on_vop` a virtual
+operation, `on_block` the block closing message
 (`steem.block`), `on_fork` a fork notice (`steem.fork`, head mode). A handler returns
 (done: the message is acknowledged), raises `Drop` (bad data: logged, acknowledged) or
 `Retry(delay)`; any other exception is retried after `retry_delay`, and after
@@ -30,6 +31,7 @@ WORKER_RETRY_DELAY override the values given here.
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import logging
@@ -41,6 +43,7 @@ import nats.errors
 from ipc_config import (
     BLOCK_SUBJECT,
     FORK_SUBJECT,
+    HEADER_COMMENT,
     HEADER_DEAD_SUBJECT,
     WorkerSettings,
     op_subject,
@@ -49,6 +52,7 @@ from ipc_config import (
     vop_subject,
     worker_name_is_valid,
 )
+from ipc_config.chain import is_new_post
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -63,7 +67,7 @@ log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=WorkerSettings)
 Handler = Callable[[dict[str, Any], Meta], Awaitable[None]]
-Filter = Callable[[dict[str, Any]], bool]
+Filter = Callable[..., bool]  # (body) or (body, meta) -> whether the handler acts
 StartHook = Callable[[Any], Awaitable[None] | None]
 Background = Callable[[Service], Awaitable[None]]
 Message = tuple[str, bytes, dict[str, str]]  # subject, payload, headers
@@ -110,6 +114,14 @@ class _Route:
     handler: Handler
     when: Filter | None
 
+    def passes(self, body: dict[str, Any], meta: Meta) -> bool:
+        """A filter takes the body, or the body and the meta (to read a header)."""
+        return bool(self.when(body, meta) if self._takes_meta else self.when(body))
+
+    @property
+    def _takes_meta(self) -> bool:
+        return _takes_two(self.when)
+
 
 async def _unless_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
     """Await `work`; if `stop` is set first, cancel it and return False."""
@@ -126,6 +138,18 @@ async def _unless_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     return False
+
+
+@functools.cache
+def _takes_two(when: Filter) -> bool:
+    return len(inspect.signature(when).parameters) > 1
+
+
+def creates_a_post(comment: dict[str, Any], meta: Meta) -> bool:
+    try:
+        return is_new_post(comment, meta.headers.get(HEADER_COMMENT))
+    except (KeyError, TypeError) as err:
+        raise Drop(f"not a comment ({type(err).__name__}: {err})") from None
 
 
 def subject_matches(pattern: str, subject: str) -> bool:
@@ -175,6 +199,12 @@ class Worker(Generic[S]):
         to one repeated action).
         """
         return self._route(op_subject(op_type), when)
+
+    def on_new_post(self, handler: Handler) -> Handler:
+        """The handler of every `comment` that creates a top-level post: not a reply, not
+        an edit (whole body or patch), as the chain tells (the Steem-Comment header the
+        broadcaster writes; `ipc_config.chain.is_new_post`). Malformed ones are dropped."""
+        return self._route(op_subject("comment"), creates_a_post)(handler)
 
     def on_vop(self, vop_type: str, *, when: Filter | None = None) -> Callable[[Handler], Handler]:
         """The handler of one virtual operation type (`producer_reward`, `fill_order`...)."""
@@ -302,7 +332,7 @@ class Worker(Generic[S]):
         if route is None:
             return await self._give_up(msg, meta, where, "no handler for it", params, outlet)
         try:
-            if route.when is not None and not route.when(body):
+            if route.when is not None and not route.passes(body, meta):
                 return SKIPPED
             await route.handler(body, meta)
         except Drop as err:
