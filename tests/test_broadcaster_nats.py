@@ -6,7 +6,7 @@ import signal
 import pytest
 from replay_node.archive import load_archive, write_archive
 from replay_node.generate import generate_archive
-from steem_testing.oracle import expected_messages, stored
+from steem_testing.oracle import comment_states, expected_messages, stored
 from steem_testing.paths import BIN, MAINNET
 from steem_testing.waiting import wait_until
 
@@ -31,7 +31,7 @@ def test_every_op_of_a_real_block_arrives_on_its_subject_with_its_headers(
 ):
     archive = tmp_path / "real.jsonl"
     write_archive(load_archive(REAL_BLOCKS / fixture), archive)
-    (block,) = load_archive(archive)  # as the node serves it: appbase shape
+    (block,) = load_archive(archive, virtual_ops=True)  # as the node serves it: appbase shape
     num = int(block["block_id"][:8], 16)
     node = replay_node(archive, "--pace", "0")
     broadcaster = procs(
@@ -50,6 +50,11 @@ def test_every_op_of_a_real_block_arrives_on_its_subject_with_its_headers(
         assert message.headers["Steem-Block-Id"] == block["block_id"]
         assert message.headers["Steem-Trx-Id"] == block["transaction_ids"][t]
         assert message.headers["Steem-Timestamp"] == block["timestamp"]
+    # What each comment did, as the chain tells: every one of a real block creates.
+    states = {m.headers["Nats-Msg-Id"]: m.headers.get("Steem-Comment") for m in messages}
+    want = comment_states([block])
+    assert want and {k: states[k] for k in want} == want
+    assert all(v == "created" for v in want.values())
     closing = json.loads(messages[-1].data)
     assert closing == {
         "block_num": num,
@@ -57,6 +62,7 @@ def test_every_op_of_a_real_block_arrives_on_its_subject_with_its_headers(
         "previous": block["previous"],
         "timestamp": block["timestamp"],
         "op_count": len(ops),
+        "vop_count": 0,
         "transaction_ids": block["transaction_ids"],
     }
 
@@ -67,7 +73,7 @@ def test_a_restarted_broadcaster_resumes_without_loss_or_duplicates(
 ):
     archive = tmp_path / "chain.jsonl"
     summary = generate_archive(archive, count=400, start=1000, seed=7)
-    blocks = load_archive(archive)
+    blocks = load_archive(archive, virtual_ops=True)
     node = replay_node(archive, "--pace", "0")
     env = broadcaster_env(nats_server.url, node.url, START_BLOCK="1000", FETCH_BATCH_SIZE="7")
 
@@ -84,3 +90,11 @@ def test_a_restarted_broadcaster_resumes_without_loss_or_duplicates(
     second.stop()
 
     assert stored(read_stream(nats_server.url)) == expected_messages(blocks)
+
+
+def test_with_virtual_ops_off_the_stream_holds_the_operations_alone(pipeline, read_stream):
+    chain = pipeline(None, env={"VIRTUAL_OPS": "false"})  # the bundled sample has rewards
+    chain.wait_for_last_block()
+    without = [{k: v for k, v in block.items() if k != "virtual_ops"} for block in chain.blocks]
+    assert any(block["virtual_ops"] for block in chain.blocks)
+    assert stored(read_stream(chain.nats.url)) == expected_messages(without)

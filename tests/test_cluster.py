@@ -83,7 +83,7 @@ def printed_urls(bot: Proc) -> list[str]:
 def test_a_three_node_cluster_loses_and_regains_each_node_without_loss_or_duplicates(
     tmp_path, procs, replay_node, read_stream
 ):
-    blocks = load_archive(None)
+    blocks = load_archive(None, virtual_ops=True)
     first = block_num_of(blocks[0]["block_id"])
     last = block_num_of(blocks[-1]["block_id"])
     nodes = start_cluster(procs, tmp_path)
@@ -179,7 +179,7 @@ def test_raising_stream_replicas_grows_the_stream_and_both_buckets(tmp_path, pro
     nodes = start_cluster(procs, tmp_path)
     every_url = [n.url for n in nodes]
     node = replay_node(None, "--pace", "0", "--irreversible-lag", "0")
-    first = block_num_of(load_archive(None)[0]["block_id"])
+    first = block_num_of(load_archive(None, virtual_ops=True)[0]["block_id"])
     streams = ("STEEM", "KV_steem_status", "KV_steem_lease")
 
     def run_broadcaster(replicas: int) -> Proc:

@@ -14,12 +14,12 @@ import json
 
 import pytest
 from ipc_config import WorkerSettings
-from ipc_config.chain import block_num_of
+from ipc_config.chain import block_num_of, post_url
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
 from replay_node.node import ReplayNode
 from steem_testing.jetstream import serve_until
-from steem_testing.oracle import expected_messages, first_difference, stored
+from steem_testing.oracle import expected_messages, first_difference, new_posts, stored
 from steem_testing.paths import BIN
 from steem_testing.waiting import wait_until
 from steem_worker import Worker
@@ -29,7 +29,9 @@ FIRST, BLOCKS, FORK_AT, DEPTH, LAG = 10_000_000, 40, 10_000_020, 3, 4
 
 def served_chain(node: ReplayNode) -> list[dict]:
     """Every block as the node serves it now (after the fork: the new branch)."""
-    return [node.served_block(n) for n in range(node.first_block, node.last_block + 1)]
+    return [
+        node.served_block(n, virtual_ops=True) for n in range(node.first_block, node.last_block + 1)
+    ]
 
 
 def start_broadcaster(procs, nats_url: str, node: ReplayNode, mode: str):
@@ -47,7 +49,7 @@ def start_broadcaster(procs, nats_url: str, node: ReplayNode, mode: str):
 def forking_chain(tmp_path, in_process_node):
     archive = tmp_path / "chain.jsonl"
     generate_archive(archive, count=BLOCKS, start=FIRST, seed=6)
-    old = load_archive(archive)
+    old = load_archive(archive, virtual_ops=True)
     node = in_process_node(
         archive=archive,
         pace=0,
@@ -116,6 +118,11 @@ def test_head_mode_publishes_a_fork_event_and_the_new_branch(
     new_ids = {m.headers["Nats-Msg-Id"] for m in messages[n_old + 1 :]}
     assert not old_ids & new_ids, "the new branch's operations need other message ids"
 
+    # A worker of new posts hears each once, although the fork published the abandoned
+    # blocks' posts again in the new branch (same transactions, other blocks).
+    posts = asyncio.run(new_posts_heard(nats_server.url, tmp_path, FIRST + BLOCKS - 1))
+    assert posts == [url for url, _ in new_posts(published_before + after)]
+    assert len(posts) == len(set(posts))
     # A fork-aware worker, reading that stream, ends with the chain as it is now.
     view, forks = asyncio.run(fork_aware_view(nats_server.url, tmp_path, FIRST + BLOCKS - 1))
     assert forks == [[b["block_num"] for b in fork["abandoned"]]]
@@ -127,6 +134,23 @@ def test_head_mode_publishes_a_fork_event_and_the_new_branch(
         ]
         for block in new
     }
+
+
+async def new_posts_heard(url: str, folder, last: int) -> list[str]:
+    """The posts a worker of new posts (`on_new_post`, the kit's defaults) hears."""
+    worker, heard, closed = Worker("posts"), [], []
+
+    @worker.on_new_post
+    async def post(op, meta):
+        heard.append(post_url(op["author"], op["permlink"]))
+
+    @worker.on_block
+    async def block_closed(block, meta):
+        closed.append(block["block_num"])
+
+    settings = WorkerSettings.from_env({"NATS_URL": url, "WORKER_STATE_DIR": str(folder)})
+    await serve_until(worker, settings, lambda: closed[-1:] == [last])
+    return heard
 
 
 async def fork_aware_view(url: str, folder, last: int) -> tuple[dict[int, list[str]], list]:

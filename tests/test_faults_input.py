@@ -187,7 +187,7 @@ def run(tmp_path_factory) -> Run:
     tmp = tmp_path_factory.mktemp("bad-input")
     archive = tmp / "bad-input.jsonl"
     cases = build_archive(archive)
-    blocks = load_archive(archive)
+    blocks = load_archive(archive, virtual_ops=True)
     last = block_num_of(blocks[-1]["block_id"])
     posts = expected_posts(blocks)
     with ProcessSet(tmp) as spawn:
@@ -285,7 +285,9 @@ def real_block_runs(tmp_path_factory) -> dict[str, tuple[dict, list[StoredMessag
         for fixture in REAL_BLOCKS:
             archive = tmp / (fixture.replace("/", "-") + "l")
             write_archive(load_archive(MAINNET / "steem-blocks" / fixture), archive)
-            (block,) = load_archive(archive)  # as the node serves it: appbase shape
+            (block,) = load_archive(
+                archive, virtual_ops=True
+            )  # as the node serves it: appbase shape
             nats = NatsServer(spawn, tmp / f"js-{archive.stem}").start()
             node = start_replay_node(spawn, archive, "--pace", "0")
             num = block_num_of(block["block_id"])
@@ -314,6 +316,7 @@ def test_every_real_block_is_published(real_block_runs, fixture):
         "previous": block["previous"],
         "timestamp": block["timestamp"],
         "op_count": sum(len(trx["operations"]) for trx in block["transactions"]),
+        "vop_count": len(block["virtual_ops"]),
         "transaction_ids": block.get("transaction_ids", []),  # condenser blocks carry none
     }
 

@@ -58,7 +58,7 @@ def test_a_30_s_nats_outage_loses_nothing_and_buffers_nothing(
 ):
     archive = tmp_path / "chain.jsonl"
     generate_archive(archive, count=BLOCKS, start=FIRST, seed=3)
-    blocks = load_archive(archive)
+    blocks = load_archive(archive, virtual_ops=True)
     last = FIRST + BLOCKS - 1
     posts = expected_posts(blocks)
     node = replay_node(

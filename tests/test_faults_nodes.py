@@ -82,7 +82,7 @@ def test_every_block_arrives_once_from_a_list_of_bad_nodes(
 ):
     archive = tmp_path / "chain.jsonl"
     generate_archive(archive, count=BLOCKS, start=FIRST, seed=4)
-    blocks = load_archive(archive)
+    blocks = load_archive(archive, virtual_ops=True)
     last = FIRST + BLOCKS - 1
 
     # Phase 1: a checkpoint in the stream, from a healthy node that has 40 blocks.
@@ -180,7 +180,7 @@ def test_a_node_whose_block_does_not_link_is_never_believed(
     carry on as soon as a node sends the right block."""
     archive = tmp_path / "chain.jsonl"
     generate_archive(archive, count=30, start=FIRST, seed=5)
-    blocks = load_archive(archive)
+    blocks = load_archive(archive, virtual_ops=True)
     bad = FIRST + 15
     corrupt = replay_node(archive, "--pace", "0", "--corrupt-previous", str(bad))
     proc = procs(
@@ -223,7 +223,7 @@ def test_a_node_that_stops_advancing_at_our_position_is_left_for_one_that_goes_o
     ever while another node has newer blocks (here: within 30 s, 10 block intervals)."""
     archive = tmp_path / "chain.jsonl"
     generate_archive(archive, count=30, start=FIRST, seed=8)
-    blocks = load_archive(archive)
+    blocks = load_archive(archive, virtual_ops=True)
     stuck = replay_node(archive, "--pace", "0", "--behind", "10")  # its head: FIRST + 19
     healthy = replay_node(archive, "--pace", "0")
     proc = broadcaster(procs, nats_server.url, [stuck.url, healthy.url])

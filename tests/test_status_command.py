@@ -63,7 +63,7 @@ def by_process(status: dict) -> dict[str, dict]:
 def test_the_figures_are_those_published(tmp_path, nats_server, replay_node, procs, last_block):
     archive = tmp_path / "chain.jsonl"
     summary = generate_archive(archive, count=150, start=20_000, seed=11)
-    blocks = load_archive(archive)
+    blocks = load_archive(archive, virtual_ops=True)
     node = replay_node(archive, "--pace", "0")
     env = {"NATS_URL": nats_server.url}
     broadcaster = procs(
@@ -97,7 +97,8 @@ def test_the_figures_are_those_published(tmp_path, nats_server, replay_node, pro
     assert stream["name"] == "STEEM"
     for figure in ("messages", "bytes", "first_seq", "last_seq", "first_block"):
         assert stream[figure] == truth[figure], figure
-    assert stream["messages"] == summary["ops"] + summary["blocks"]  # one steem.block each
+    # Every operation and virtual operation, and one steem.block each block.
+    assert stream["messages"] == summary["ops"] + summary["virtual_ops"] + summary["blocks"]
     assert stream["first_block"] == summary["first"]
     assert stream["last_block"] == truth["last_block"]["block_num"] == summary["last"]
     assert stream["last_block_time"] == blocks[-1]["timestamp"]

@@ -50,8 +50,11 @@ def test_a_worker_member_is_written_and_registered(workspace, capsys):
     assert (workspace / "Procfile").read_text().splitlines()[-1] == (
         "vote-counter: exec restart-loop --name vote-counter -- vote-counter"
     )
-    assert (workspace / "Procfile.replay").read_text().splitlines()[-1].startswith(
-        'vote-counter: NATS_URL="nats://127.0.0.1:${REPLAY_NATS_PORT:-4223}" '
+    assert (
+        (workspace / "Procfile.replay")
+        .read_text()
+        .splitlines()[-1]
+        .startswith('vote-counter: NATS_URL="nats://127.0.0.1:${REPLAY_NATS_PORT:-4223}" ')
     )
     assert "VOTE_COUNTER_MIN_WEIGHT" in (member / "src/vote_counter/cli.py").read_text()
     compile((member / "src/vote_counter/cli.py").read_text(), "cli.py", "exec")

@@ -14,7 +14,7 @@ from nats.js.errors import NoKeysError
 from replay_node.accounts import DEMO_ACCOUNT, DEMO_WIF
 from replay_node.archive import load_archive
 from steem_testing.jetstream import publish, stream_messages, with_js
-from steem_testing.oracle import is_new_post, op_body, operations
+from steem_testing.oracle import new_posts
 
 # A valid key that no account of the test chain holds: sha256("not held") as a key.
 UNHELD_WIF = "5K3T1XukY5U5PRusw2ijJMMU1TuCKMwEorybhU1r1EZFNZME67v"
@@ -34,9 +34,8 @@ class Acting:
     def sample_posts(count: int) -> list[tuple[str, str]]:
         """(author, permlink) of new posts in the blocks the node shows at start."""
         posts = [
-            (op_body(op)["author"], op_body(op)["permlink"])
-            for _, _, _, op in operations(load_archive()[: VISIBLE - 5])
-            if is_new_post(op)
+            tuple(url.rsplit("/@", 1)[1].split("/", 1))
+            for url, _ in new_posts(load_archive()[: VISIBLE - 5])
         ]
         assert len(posts) >= count, f"the sample's first blocks have {len(posts)} posts"
         return posts[:count]

@@ -53,6 +53,7 @@ _CONTRACT = [
     "op_type_name",
     "process_status_key",
     "replay_subject",
+    "vop_msg_id",
     "vop_subject",
     "worker_name_is_valid",
 ]

@@ -94,6 +94,12 @@ def op_msg_id(block_id: str, trx_index: int, op_index: int) -> str:
     return f"{block_id}/{trx_index}/{op_index}"
 
 
+def vop_msg_id(block_id: str, index: int) -> str:
+    """Unique, stable id of a block's virtual operation: the block id and its position
+    (no transaction carries most of them)."""
+    return f"{block_id}/v{index}"
+
+
 def operation_key(msg_id: str, trx_id: str) -> str:
     """What stays the same when a fork re-includes an operation in another block: its
     transaction id and index (`<trx id>/<op index>`), for a message id of the form

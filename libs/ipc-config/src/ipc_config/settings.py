@@ -353,6 +353,7 @@ class ChainSettings(Settings):
     max_in_flight: int = setting(
         "NODE_MAX_IN_FLIGHT", f"a number of requests in flight per node {_WHOLE}", 8, gt=0
     )
+    virtual_ops: bool = setting("VIRTUAL_OPS", "true or false", True)
 
     @field_validator("nodes", mode="before")
     @classmethod

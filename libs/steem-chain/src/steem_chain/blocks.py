@@ -4,15 +4,18 @@ Two shapes reach us: `block_api.get_block` (appbase) writes an operation as
 `{"type": "comment_operation", "value": {...}}` and carries `block_id` and
 `transaction_ids`; `condenser_api.get_block` and legacy nodes write `["comment", {...}]`,
 and old nodes leave out the ids. Both become a `Block` of `Operation`s in chain order.
+A block's virtual operations (`account_history_api.get_ops_in_block`, either shape) become
+its `virtual_ops`; what each `comment` did (created, edited, gone) is set on it from the
+chain's answer about those comments (`with_comment_states`).
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ipc_config import op_type_name
-from ipc_config.chain import block_num_of
+from ipc_config.chain import block_num_of, comment_state
 
 
 class BadBlock(ValueError):
@@ -27,6 +30,16 @@ class Operation:
     op_index: int
     trx_id: str
     problem: str = ""  # why the operation is malformed
+    comment: str | None = None  # a `comment`: created, edited or gone; None: not asked
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualOperation:
+    type: str | None  # `producer_reward`, `author_reward`...; None when malformed
+    body: Any
+    index: int  # its place among the block's virtual operations
+    trx_id: str  # of the transaction that caused it; empty when none did
+    problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +49,7 @@ class Block:
     previous: str
     timestamp: str
     operations: tuple[Operation, ...]
+    virtual_ops: tuple[VirtualOperation, ...] = ()
 
 
 def parse_block(raw: Any, expected_num: int) -> Block:
@@ -84,6 +98,58 @@ def _parse_operation(op: Any, trx_index: int, op_index: int, trx_id: str) -> Ope
     except ValueError as err:
         return Operation(None, op, trx_index, op_index, trx_id, str(err))
     return Operation(op_type, body, trx_index, op_index, trx_id)
+
+
+_NO_TRANSACTION = "0" * 40
+
+
+def parse_virtual_ops(answer: Any, num: int) -> tuple[VirtualOperation, ...]:
+    """`account_history_api.get_ops_in_block` of block `num` (only virtual), in its order."""
+    entries = answer.get("ops") if isinstance(answer, dict) else answer
+    if not isinstance(entries, list):
+        raise BadBlock(f"block {num}: virtual operations are not a list ({_preview(answer)})")
+    found = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or entry.get("block", num) != num:
+            raise BadBlock(f"block {num}: a virtual operation of another block: {_preview(entry)}")
+        trx_id = entry.get("trx_id") or ""
+        op = _parse_operation(entry.get("op"), 0, index, "")
+        found.append(
+            VirtualOperation(
+                op.type, op.body, index, "" if trx_id == _NO_TRANSACTION else trx_id, op.problem
+            )
+        )
+    return tuple(found)
+
+
+def comment_keys(blocks: list[Block]) -> list[tuple[str, str]]:
+    """(author, permlink) of every well-formed `comment` of the blocks, once each."""
+    keys = {key: None for block in blocks for op in block.operations if (key := _key(op))}
+    return list(keys)
+
+
+def with_comment_states(
+    blocks: list[Block], created: dict[tuple[str, str], str | None]
+) -> list[Block]:
+    """The blocks, each `comment` told created, edited or gone from `created`: the chain's
+    creation time of each (author, permlink), None for those it no longer has."""
+    out = []
+    for block in blocks:
+        ops = tuple(
+            replace(op, comment=comment_state(op.body, created[key], block.timestamp))
+            if (key := _key(op)) in created
+            else op
+            for op in block.operations
+        )
+        out.append(replace(block, operations=ops))
+    return out
+
+
+def _key(op: Operation) -> tuple[str, str] | None:
+    if op.type != "comment" or not isinstance(op.body, dict):
+        return None
+    author, permlink = op.body.get("author"), op.body.get("permlink")
+    return (author, permlink) if isinstance(author, str) and isinstance(permlink, str) else None
 
 
 def _trx_id_of(trx: Any) -> str:

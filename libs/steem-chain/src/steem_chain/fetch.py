@@ -255,19 +255,26 @@ class BlockFetcher:
     def _fetch(
         self, generation: int, r: _Range, node: Node, first: int, last: int, asked_at: float
     ) -> None:
-        blocks = None
+        self._answers.put(
+            _Answer(generation, r, node, self._blocks_of(node, first, last, asked_at))
+        )
+
+    def _blocks_of(self, node: Node, first: int, last: int, asked_at: float) -> list[Block] | None:
+        """The blocks from `node`, with their extras; None when it failed (it is told)."""
+        client = node.client
         try:
-            answers = node.client.raw_blocks(first, last)
-        except Exception as err:  # NodeError, or a surprise: either way another node's turn
-            self._pool.failed(node, classify(err, node.client.timeout))
-        else:
-            # The node's part is done: its slot is free while we read the blocks.
-            self._pool.succeeded(node, node.client.round_trip(), len(answers), asked_at)
-            try:
-                blocks = parse_blocks(first, answers)
-            except NodeError as err:
-                self._pool.failed(node, err, held=False)
-        self._answers.put(_Answer(generation, r, node, blocks))
+            answers = client.raw_blocks(first, last)
+            round_trip = client.round_trip()  # of the blocks: what the node's pace is
+            blocks = parse_blocks(first, answers, client.extras.virtual_ops)
+            blocks = client.comment_states(blocks)  # one more request, when asked for
+        except NodeError as err:
+            self._pool.failed(node, err)
+            return None
+        except Exception as err:  # a surprise: another node's turn all the same
+            self._pool.failed(node, classify(err, client.timeout))
+            return None
+        self._pool.succeeded(node, round_trip, last - first + 1, asked_at)
+        return blocks
 
     def _fetch_tip(self, node: Node) -> None:
         try:

@@ -10,7 +10,7 @@ drops any that failed. Every failure leaves as a `NodeError` with a short reason
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import requests
@@ -18,8 +18,29 @@ from beemapi.noderpc import NodeRPC
 from ipc_config.settings import redact_url
 from requests.adapters import HTTPAdapter
 
-from steem_chain.blocks import BadBlock, Block, parse_block
+from steem_chain.blocks import (
+    BadBlock,
+    Block,
+    comment_keys,
+    parse_block,
+    parse_virtual_ops,
+    with_comment_states,
+)
 from steem_chain.reasons import HttpStatus, NodeError, classify
+
+# steemd's DATABASE_API_SINGLE_QUERY_LIMIT: comments asked in one find_comments call.
+FIND_COMMENTS_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What a fetched block carries besides its operations (the broadcaster's settings)."""
+
+    virtual_ops: bool = False  # in the same JSON-RPC batch as the blocks
+    comment_states: bool = False  # one more request per batch: created, edited or gone
+
+
+PLAIN = Extras()  # blocks and their operations only
 
 
 @dataclass(frozen=True)
@@ -54,8 +75,11 @@ class _NodeRPC(NodeRPC):
 class NodeClient:
     """One node: JSON-RPC calls and batches through beem, safe to call from many threads."""
 
-    def __init__(self, url: str, timeout: float, connections: int = 10) -> None:
+    def __init__(
+        self, url: str, timeout: float, connections: int = 10, extras: Extras = PLAIN
+    ) -> None:
         self.url = url
+        self.extras = extras
         self.name = redact_url(url)
         self.timeout = timeout
         self._session = requests.Session()
@@ -122,25 +146,79 @@ class NodeClient:
             raise NodeError(f"malformed dynamic global properties: {_preview(props)}") from None
 
     def blocks(self, first: int, last: int) -> list[Block]:
-        """Blocks first..last in one JSON-RPC batch of `block_api.get_block` calls, each
-        checked to be the one asked for."""
-        return parse_blocks(first, self.raw_blocks(first, last))
+        """Blocks first..last, each checked to be the one asked for, with their extras."""
+        answers = self.raw_blocks(first, last)
+        return self.comment_states(parse_blocks(first, answers, self.extras.virtual_ops))
 
     def raw_blocks(self, first: int, last: int) -> list[Any]:
-        """The answers to a batch of `block_api.get_block` calls, as the node sent them."""
+        """One JSON-RPC batch: `block_api.get_block` of each block, then (with virtual
+        operations) `account_history_api.get_ops_in_block` of each; the answers as sent."""
         nums = range(first, last + 1)
-        return self.call("block_api.get_block", BatchParams({"block_num": n} for n in nums))
+        calls = [("block_api.get_block", {"block_num": n}) for n in nums]
+        if self.extras.virtual_ops:
+            params = ({"block_num": n, "only_virtual": True} for n in nums)
+            calls += [("account_history_api.get_ops_in_block", p) for p in params]
+        return self.batch(calls)
+
+    def comment_states(self, blocks: list[Block]) -> list[Block]:
+        """The blocks with what each `comment` did, from one more request: the chain's
+        `created` time of their comments (`database_api.find_comments`), in one JSON-RPC
+        batch with the node's head, which must have reached the last block (a node behind
+        knows nothing of the newest comments: asking it would be guessing)."""
+        keys = comment_keys(blocks) if self.extras.comment_states else []
+        if not keys:
+            return blocks
+        chunks = [
+            keys[i : i + FIND_COMMENTS_LIMIT] for i in range(0, len(keys), FIND_COMMENTS_LIMIT)
+        ]
+        calls = [("database_api.get_dynamic_global_properties", {})]
+        calls += [
+            ("database_api.find_comments", {"comments": [list(k) for k in c]}) for c in chunks
+        ]
+        props, *answers = self.batch(calls)
+        head = props.get("head_block_number", 0) if isinstance(props, dict) else 0
+        if not isinstance(head, int) or head < blocks[-1].num:
+            raise NodeError(f"its head {head} is behind block {blocks[-1].num}: cannot tell edits")
+        created: dict[tuple[str, str], str | None] = dict.fromkeys(keys)
+        for answer in answers:
+            found = answer.get("comments") if isinstance(answer, dict) else None
+            if not isinstance(found, list):
+                raise NodeError(f"find_comments answered {_preview(answer)}")
+            for c in found:
+                key = (c.get("author"), c.get("permlink")) if isinstance(c, dict) else None
+                if key in created:
+                    created[key] = c.get("created")
+        return with_comment_states(blocks, created)
+
+    def batch(self, calls: list[tuple[str, Any]]) -> list[Any]:
+        """Calls of several methods in one JSON-RPC batch; their answers, in order."""
+        payload = [self._request(method, params) for method, params in calls]
+        rpc = self._take()
+        try:
+            answer = rpc.rpcexec(payload)
+        except Exception as err:  # beem raises many kinds; classify names the reason
+            raise classify(err, self.timeout) from err
+        with self._lock:
+            self._idle.append(rpc)
+        if not isinstance(answer, list) or len(answer) != len(payload):
+            raise NodeError(f"asked for {len(payload)} answers, got {_preview(answer)}")
+        return answer
 
 
-def parse_blocks(first: int, answers: list[Any]) -> list[Block]:
-    """`raw_blocks`' answers as Blocks, each checked to be the one asked for."""
+def parse_blocks(first: int, answers: list[Any], virtual_ops: bool = False) -> list[Block]:
+    """`raw_blocks`' answers as Blocks, each checked to be the one asked for; with
+    `virtual_ops`, the second half of the answers are the blocks' virtual operations."""
+    count = len(answers) // 2 if virtual_ops else len(answers)
     blocks = []
-    for num, answer in enumerate(answers, first):
+    for index, (num, answer) in enumerate(enumerate(answers[:count], first)):
         raw = answer.get("block") if isinstance(answer, dict) else answer
         try:
-            blocks.append(parse_block(raw, num))
+            block = parse_block(raw, num)
+            if virtual_ops:
+                block = replace(block, virtual_ops=parse_virtual_ops(answers[count + index], num))
         except BadBlock as err:
             raise NodeError(str(err)) from None
+        blocks.append(block)
     return blocks
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ipc_config.backoff import Backoff
 
 from steem_chain.health import Health
-from steem_chain.node import NodeClient, Tip
+from steem_chain.node import PLAIN, Extras, NodeClient, Tip
 from steem_chain.reasons import NodeError, Stopped, Trouble
 
 log = logging.getLogger(__name__)
@@ -67,11 +67,12 @@ class NodePool:
         mode: str = "irreversible",
         clock: Callable[[], float] = time.monotonic,
         round_backoff: tuple[float, float] = ROUND_BACKOFF,
+        extras: Extras = PLAIN,
     ) -> None:
         if not urls:
             raise ValueError("no Steem nodes configured")
         self.nodes = [
-            Node(i, NodeClient(url, timeout, max_in_flight + 1), Health(max_in_flight, batch_size, timeout))
+            Node(i, NodeClient(url, timeout, max_in_flight + 1, extras), Health(max_in_flight, batch_size, timeout))
             for i, url in enumerate(urls)
         ]  # fmt: skip
         self.stop = stop or threading.Event()

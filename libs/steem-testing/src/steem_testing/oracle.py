@@ -1,9 +1,15 @@
 """What the stream and the workers must hold, computed from the archive the replay node
 serves, independently of the broadcaster's code.
 
-    blocks = load_archive(None)                       # the bundled sample
+    blocks = load_archive(None, virtual_ops=True)     # the bundled sample
     assert stored(read_stream(url)) == expected_messages(blocks)
     assert printed_urls(honcho) == expected_posts(blocks)
+
+Blocks loaded with their virtual operations (`virtual_ops=True`) expect them on
+`steem.vop.<type>`; without, none (as VIRTUAL_OPS=false publishes). What a `comment`
+did (created or edited) comes from the archive alone: the first `comment` for an author
+and permlink creates it, every later one edits it, whole body or patch
+(`replay_node.archive.comment_operations`).
 """
 
 import json
@@ -16,12 +22,13 @@ from ipc_config import (
     BLOCK_SUBJECT,
     HEADER_BLOCK_ID,
     HEADER_BLOCK_NUM,
+    HEADER_COMMENT,
     HEADER_MSG_ID,
     HEADER_TIMESTAMP,
     HEADER_TRX_ID,
-    chain,
 )
 from ipc_config.chain import block_num_of, post_url
+from replay_node.archive import comment_operations
 
 OPERATION_SUFFIX = "_operation"
 SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -55,6 +62,11 @@ def operations(blocks: Iterable[dict]) -> Iterator[tuple[dict, int, int, Any]]:
                 yield block, t, o, op
 
 
+def vop_subject(entry: dict) -> str:
+    """Where the broadcaster must publish a virtual operation of an archive."""
+    return op_subject(entry["op"]).replace("steem.op.", "steem.vop.", 1)
+
+
 def expected_messages(blocks: list[dict]) -> list[tuple[str, str]]:
     """(subject, Nats-Msg-Id) of everything the stream must hold, in chain order."""
     expected = []
@@ -62,15 +74,30 @@ def expected_messages(blocks: list[dict]) -> list[tuple[str, str]]:
         for t, trx in enumerate(block["transactions"]):
             for o, op in enumerate(trx["operations"]):
                 expected.append((op_subject(op), f"{block['block_id']}/{t}/{o}"))
+        for v, entry in enumerate(block.get("virtual_ops", ())):
+            expected.append((vop_subject(entry), f"{block['block_id']}/v{v}"))
         expected.append(("steem.block", f"{block['block_id']}/block"))
     return expected
 
 
+def comment_states(blocks: list[dict]) -> dict[str, str]:
+    """Nats-Msg-Id -> `created` or `edited`: the Steem-Comment header every well-formed
+    `comment` operation must carry."""
+    ids = {block_num_of(b["block_id"]): b["block_id"] for b in blocks}
+    return {
+        f"{ids[c.block_num]}/{c.trx_in_block}/{c.op_in_trx}": (
+            "edited" if c.kind == "edit" else "created"
+        )
+        for c in comment_operations(blocks)
+    }
+
+
 def published_messages(blocks: Iterable[dict]) -> Iterator[tuple[str, bytes, dict[str, str]]]:
     """`(subject, payload, headers)` of what the broadcaster publishes for well-formed
-    blocks, in order: each operation's body as compact JSON, then the block's `steem.block`
-    (a benchmark's baseline publishes these)."""
+    blocks, in order: each operation's body as compact JSON, the virtual operations, then
+    the block's `steem.block` (a benchmark's baseline publishes these)."""
     for block in blocks:
+        states = comment_states([block])
         block_id, timestamp = block["block_id"], block["timestamp"]
         where = {HEADER_BLOCK_NUM: str(block_num_of(block_id)), HEADER_BLOCK_ID: block_id}
         count = 0
@@ -82,13 +109,22 @@ def published_messages(blocks: Iterable[dict]) -> Iterator[tuple[str, bytes, dic
                 HEADER_TRX_ID: block["transaction_ids"][t],
                 HEADER_TIMESTAMP: timestamp,
             }
+            if states.get(headers[HEADER_MSG_ID]):
+                headers[HEADER_COMMENT] = states[headers[HEADER_MSG_ID]]
             yield op_subject(op), _compact(op_body(op)), headers
+        vops = block.get("virtual_ops", ())
+        for v, entry in enumerate(vops):
+            trx_id = "" if set(entry["trx_id"]) == {"0"} else entry["trx_id"]
+            headers = {HEADER_MSG_ID: f"{block_id}/v{v}", **where, HEADER_TRX_ID: trx_id}
+            headers[HEADER_TIMESTAMP] = timestamp
+            yield vop_subject(entry), _compact(op_body(entry["op"])), headers
         closing = {
             "block_num": block_num_of(block_id),
             "block_id": block_id,
             "previous": block["previous"],
             "timestamp": timestamp,
             "op_count": count,
+            "vop_count": len(vops),
             "transaction_ids": block.get("transaction_ids", []),
         }
         headers = {HEADER_MSG_ID: f"{block_id}/block", **where, HEADER_TIMESTAMP: timestamp}
@@ -113,21 +149,12 @@ def count_ops(blocks: Iterable[dict]) -> int:
     return sum(len(trx["operations"]) for block in blocks for trx in block["transactions"])
 
 
-def is_new_post(op: Any) -> bool:
-    """A well-formed `comment` operation that creates a post (the chain's rule:
-    `ipc_config.chain.is_new_post`)."""
-    body = op_body(op)
-    if op_subject(op) != "steem.op.comment" or not isinstance(body, dict):
-        return False
-    return "parent_author" in body and chain.is_new_post(body)
-
-
 def new_posts(blocks: Iterable[dict]) -> Iterator[tuple[str, int]]:
-    """(URL, block number) of each new post, in chain order."""
-    for block, _, _, op in operations(blocks):
-        if is_new_post(op):
-            body = op_body(op)
-            yield post_url(body["author"], body["permlink"]), block_num_of(block["block_id"])
+    """(URL, block number) of each new post, in chain order: the `comment` operations that
+    create a post (never a reply, never an edit, whole body or patch)."""
+    for c in comment_operations(blocks):
+        if c.kind == "post" and c.author and c.permlink:
+            yield post_url(c.author, c.permlink), c.block_num
 
 
 def expected_posts(blocks: Iterable[dict]) -> list[str]:

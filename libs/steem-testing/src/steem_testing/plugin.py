@@ -113,7 +113,7 @@ def pipeline(procs, nats_server, tmp_path) -> Callable[..., Pipeline]:
     ) -> Pipeline:
         from replay_node.archive import load_archive  # the node's own reading of its archive
 
-        blocks = load_archive(archive)
+        blocks = load_archive(archive, virtual_ops=True)
         node = start_replay_node(procs, archive, "--pace", "0", *node_options)
         settings = {
             "NATS_URL": nats_server.url,

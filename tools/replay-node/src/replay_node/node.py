@@ -269,13 +269,17 @@ class ReplayNode:
             "transactions_included": sum(len(t) for t in self.chain.included.values()),
         }
 
-    def served_block(self, num: int) -> dict[str, Any]:
+    def served_block(self, num: int, virtual_ops: bool = False) -> dict[str, Any]:
         """Block ``num`` as the node serves it now, visible or not yet (after a fork: the
-        new branch)."""
+        new branch); with ``virtual_ops``, its virtual operations under that key, as
+        ``get_ops_in_block`` lists them."""
         i = num - self.store.first
         if not 0 <= i < len(self.store):
             raise KeyError(num)
-        return json.loads(self.blocks.served(i, self.timeline.state, count=False))
+        block = json.loads(self.blocks.served(i, self.timeline.state, count=False))
+        if virtual_ops:
+            block["virtual_ops"] = json.loads(self.store.vops_appbase[i])
+        return block
 
     def visibility(self) -> dict[str, dict[str, float | None]]:
         """``{"<block_num>": {"head": t, "irreversible": t or None}}`` (unix times) for

@@ -16,6 +16,7 @@ duplicate window would catch them too, but only for its length).
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from ipc_config import (
     FORK_SUBJECT,
     HEADER_BLOCK_ID,
     HEADER_BLOCK_NUM,
+    HEADER_COMMENT,
     HEADER_MSG_ID,
     HEADER_TIMESTAMP,
     HEADER_TRX_ID,
@@ -35,10 +37,12 @@ from ipc_config import (
     block_msg_id,
     op_msg_id,
     op_subject,
+    vop_msg_id,
+    vop_subject,
 )
 from nats.aio.client import Client
+from steem_chain.blocks import Block, Operation, VirtualOperation
 
-from broadcaster.blocks import Block, Operation
 from broadcaster.chain import Stopped
 from broadcaster.follow import Batch, Fork
 
@@ -102,18 +106,45 @@ def op_message(block: Block, op: Operation, max_payload: int) -> tuple[str, byte
         HEADER_TRX_ID: op.trx_id,
         HEADER_TIMESTAMP: block.timestamp,
     }
-    if op.type is None:
-        headers[HEADER_PROBLEM] = op.problem
-        return INVALID_SUBJECT, encode(op.body), headers
-    payload = encode(op.body)
+    if op.comment is not None:
+        headers[HEADER_COMMENT] = op.comment
+    return _checked(op_subject, op.type, op.body, op.problem, headers, max_payload)
+
+
+def vop_message(
+    block: Block, vop: VirtualOperation, max_payload: int
+) -> tuple[str, bytes, dict[str, str]]:
+    """A virtual operation: the same headers as an operation, an id from its position."""
+    headers = {
+        HEADER_MSG_ID: vop_msg_id(block.id, vop.index),
+        HEADER_BLOCK_NUM: str(block.num),
+        HEADER_BLOCK_ID: block.id,
+        HEADER_TRX_ID: vop.trx_id,
+        HEADER_TIMESTAMP: block.timestamp,
+    }
+    return _checked(vop_subject, vop.type, vop.body, vop.problem, headers, max_payload)
+
+
+def _checked(
+    subject_of: Callable[[str], str],
+    op_type: str | None,
+    body: Any,
+    problem: str,
+    headers: dict[str, str],
+    max_payload: int,
+) -> tuple[str, bytes, dict[str, str]]:
+    if op_type is None:
+        headers[HEADER_PROBLEM] = problem
+        return INVALID_SUBJECT, encode(body), headers
+    payload = encode(body)
     if len(payload) > max_payload - HEADERS_ROOM:
         # NATS refuses it whole: announce it instead, so it is reported, not lost silently.
         headers[HEADER_PROBLEM] = (
-            f"{op.type} body of {len(payload)} bytes is over the server's max_payload {max_payload}"
+            f"{op_type} body of {len(payload)} bytes is over the server's max_payload {max_payload}"
         )
-        preview = {"type": op.type, "size": len(payload), "start": payload[:1024].decode()}
+        preview = {"type": op_type, "size": len(payload), "start": payload[:1024].decode()}
         return INVALID_SUBJECT, encode(preview), headers
-    return op_subject(op.type), payload, headers
+    return subject_of(op_type), payload, headers
 
 
 def block_message(block: Block) -> tuple[str, bytes, dict[str, str]]:
@@ -125,6 +156,7 @@ def block_message(block: Block) -> tuple[str, bytes, dict[str, str]]:
         "previous": block.previous,
         "timestamp": block.timestamp,
         "op_count": len(block.operations),
+        "vop_count": len(block.virtual_ops),
         "transaction_ids": list(dict.fromkeys(op.trx_id for op in block.operations if op.trx_id)),
     }
     headers = {
@@ -189,17 +221,20 @@ class Publisher:
         return dict(sorted(ids.items())[-depth:])
 
     def messages(self, batch: Batch) -> list[tuple[str, bytes, dict[str, str]]]:
-        """Everything a batch publishes, in order: the fork notice, then each block."""
+        """Everything a batch publishes, in order: the fork notice, then each block: its
+        operations, its virtual operations, its closing `steem.block`."""
         out = [fork_message(batch.fork)] if batch.fork is not None else []
+        max_payload = self._nc.max_payload
         for block in batch.blocks:
             for op in block.operations:
-                message = op_message(block, op, self._nc.max_payload)
+                message = op_message(block, op, max_payload)
                 if message[0] == INVALID_SUBJECT:
-                    log.warning(
-                        "block %d: operation %d/%d published on %s: %s",
-                        block.num, op.trx_index, op.op_index, INVALID_SUBJECT,
-                        message[2][HEADER_PROBLEM],
-                    )  # fmt: skip
+                    _say_invalid(block, f"operation {op.trx_index}/{op.op_index}", message)
+                out.append(message)
+            for vop in block.virtual_ops:
+                message = vop_message(block, vop, max_payload)
+                if message[0] == INVALID_SUBJECT:
+                    _say_invalid(block, f"virtual operation {vop.index}", message)
                 out.append(message)
             out.append(block_message(block))
         return out
@@ -268,6 +303,13 @@ class Publisher:
             return pending, OutOfStep(f"stream at seq {ack.seq}, duplicate={ack.duplicate}")
         self._last_seq = ack.seq
         return [], None
+
+
+def _say_invalid(block: Block, what: str, message: tuple[str, bytes, dict[str, str]]) -> None:
+    log.warning(
+        "block %d: %s published on %s: %s",
+        block.num, what, INVALID_SUBJECT, message[2][HEADER_PROBLEM],
+    )  # fmt: skip
 
 
 def _describe(batch: Batch) -> str:

@@ -12,6 +12,7 @@ import threading
 
 from ipc_config import ChainSettings
 from steem_chain import NodePool, Stopped, Tip
+from steem_chain.node import Extras
 from steem_chain.threads import limit_malloc_arenas
 
 from broadcaster.follow import Batch, ChainSource, Follower
@@ -39,9 +40,12 @@ class ChainThread:
         self._stop = threading.Event()
         self._loop = asyncio.get_running_loop()
         self.batches: asyncio.Queue[Batch | BaseException] = asyncio.Queue(QUEUE_BATCHES)
+        # Every comment is told created or edited (one more request per batch), so that
+        # every worker knows a new post from an edit without asking a node.
+        extras = Extras(virtual_ops=chain.virtual_ops, comment_states=True)
         pool = NodePool(
-            chain.nodes, chain.node_timeout, self._stop,
-            max_in_flight=chain.max_in_flight, batch_size=chain.fetch_batch_size, mode=chain.mode,
+            chain.nodes, chain.node_timeout, self._stop, max_in_flight=chain.max_in_flight,
+            batch_size=chain.fetch_batch_size, mode=chain.mode, extras=extras,
         )  # fmt: skip
         self._source = ChainSource(pool)
         self._thread = threading.Thread(target=self._run, name="chain", daemon=True)

@@ -4,7 +4,6 @@ and prints `voted @author/permlink in block N` once a block holds the vote."""
 import logging
 from typing import Any
 
-from ipc_config.chain import is_new_post
 from steem_worker import Drop, Idle, Meta, Worker
 from steem_worker.actions import vote
 
@@ -16,14 +15,6 @@ log = logging.getLogger(__name__)
 worker = Worker("upvoter", settings=UpvoteSettings, max_deliver=50, retry_delay=1.0)
 
 
-def creates_a_post(op: dict[str, Any]) -> bool:
-    """The one rule for "a new post", shared with the bot."""
-    try:
-        return is_new_post(op)
-    except (KeyError, TypeError) as err:
-        raise Drop(f"not a comment ({type(err).__name__}: {err})") from None
-
-
 @worker.on_start
 def account_or_idle(settings: UpvoteSettings) -> None:
     if settings.account is None:
@@ -31,7 +22,7 @@ def account_or_idle(settings: UpvoteSettings) -> None:
     log.info("%s", settings.describe())
 
 
-@worker.on("comment", when=creates_a_post)
+@worker.on_new_post  # not a reply, not an edit: as the chain tells
 async def upvote(post: dict[str, Any], meta: Meta) -> None:
     settings: UpvoteSettings = meta.settings
     if not settings.wants(post.get("author")):
