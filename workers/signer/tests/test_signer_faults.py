@@ -40,16 +40,17 @@ def check_each_vote_once(acting, node_url: str, posts: list[tuple[str, str]]) ->
 
 
 def test_lost_dropped_and_refused_transactions_end_in_one_vote_each(pipeline, signer_env, acting):
-    faults = ("--drop-accepted", "0.3", "--lose-answer", "0.25", "--refuse-rc", "0.25")
+    # Each fault strikes some of the 25 or more broadcasts (none at all: under 1% each).
+    faults = ("--drop-accepted", "0.3", "--lose-answer", "0.25", "--refuse-rc", "0.2")
     chain = pipeline(None, *acting.CHAIN_OPTIONS, "--keep-producing", *faults)
     signer = chain.worker("signer", env=signer_env(chain.node.url))
-    posts = acting.sample_posts(12)
+    posts = acting.sample_posts(14)
     acting.ask(chain.nats.url, [acting.vote_request(n, *post) for n, post in enumerate(posts)])
 
     def included() -> int:
         return sum(1 for kind, _ in acting.outcomes(chain.nats.url) if kind == "included")
 
-    wait_showing(lambda: included() == len(posts), 120, "every vote included", signer)
+    wait_showing(lambda: included() == len(posts), 150, "every vote included", signer)
     again = check_each_vote_once(acting, chain.node.url, posts)
     log = "\n".join(signer.stderr.lines)
     met = chain.node.status()["faults_injected"]
@@ -70,7 +71,7 @@ def test_two_signers_at_once_sign_each_request_once(pipeline, signer_env, acting
     two = chain.worker("signer", env=signer_env(chain.node.url))
     for signer in (one, two):
         signer.stderr.wait_for("requests in the store", timeout=30)
-    posts = acting.sample_posts(12)
+    posts = acting.sample_posts(14)
     acting.ask(chain.nats.url, [acting.vote_request(n, *post) for n, post in enumerate(posts)])
 
     def included() -> int:
