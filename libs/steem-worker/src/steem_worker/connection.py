@@ -14,12 +14,14 @@ import logging
 import os
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from ipc_config import ConfigError, NatsSettings, StreamSettings, all_stream_configs
+from ipc_config.backoff import Backoff
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StreamConfig
@@ -27,6 +29,8 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DRAIN_TIMEOUT = 2.0  # keeps a stop well inside honcho's 5 s before SIGKILL
 RECONNECT_WAIT = 0.5  # seconds between attempts; nats-server restarts in about a second
@@ -169,41 +173,50 @@ async def _connect(settings: NatsSettings, name: str) -> Client:
     return nc
 
 
+async def when_answered(
+    action: Callable[[], Awaitable[T]], stop: asyncio.Event, what: str
+) -> T | None:
+    """`action()`, tried again while JetStream does not answer: it starts a moment after
+    the server, a cluster elects a leader for a few seconds, and a server without
+    JetStream never answers (we say so every half minute). None if `stop` came first."""
+    said_at = None
+    backoff = Backoff(start=RECONNECT_WAIT, cap=5.0)
+    while not stop.is_set():
+        try:
+            return await action()
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as err:
+            now = time.monotonic()
+            if said_at is None or now - said_at >= _REMIND_EVERY:
+                said_at = now
+                log.warning(
+                    "JetStream does not answer %s yet (%s); waiting. Is JetStream enabled "
+                    "on the server (nats-server -js)?",
+                    what, type(err).__name__,
+                )  # fmt: skip
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff.next())
+    return None
+
+
 async def ensure_streams(
     js: JetStreamContext, settings: StreamSettings, stop: asyncio.Event | None = None
 ) -> bool:
-    """Create the streams (STEEM, STEEM_DEAD), or bring existing ones to the configured
-    limits.
+    """Create the streams (STEEM, STEEM_DEAD, STEEM_TX), or bring existing ones to the
+    configured limits, once JetStream answers. Returns False if `stop` was set meanwhile."""
 
-    Waits while JetStream does not answer (it starts a moment after the server, and a
-    server without JetStream never answers: we say so every half minute). Returns False
-    if `stop` was set meanwhile.
-    """
-    stop = stop or asyncio.Event()
-    said_at = None
-    while not stop.is_set():
+    async def ensure_all() -> bool:
         try:
             for config in all_stream_configs(settings):
                 await _ensure_one(js, config)
-            return True
         except (BadRequestError, nats.js.errors.ServerError) as err:
             # Not passing trouble: the server will not take this configuration.
             raise NatsRefused(
                 f"NATS refused the stream settings ({err.description or err}); check "
                 "STREAM_REPLICAS (at most the number of servers) and the other STREAM_ settings"
             ) from None
-        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as err:
-            now = time.monotonic()
-            if said_at is None or now - said_at >= _REMIND_EVERY:
-                said_at = now
-                log.warning(
-                    "JetStream does not answer yet (%s); waiting. Is JetStream enabled on "
-                    "the server (nats-server -js)?",
-                    type(err).__name__,
-                )
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), RECONNECT_WAIT)
-    return False
+        return True
+
+    return bool(await when_answered(ensure_all, stop or asyncio.Event(), "about the streams"))
 
 
 async def _ensure_one(js: JetStreamContext, config: StreamConfig) -> None:

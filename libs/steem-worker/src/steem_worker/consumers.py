@@ -29,6 +29,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 
+from steem_worker.connection import when_answered
 from steem_worker.delivery import Delivery, Timing, Verdict
 from steem_worker.handled_ids import HandledIds
 from steem_worker.retention import RetentionWatch
@@ -97,19 +98,29 @@ async def run_consumers(
     handle: Callable[[Msg], Awaitable[Verdict]],
 ) -> None:
     """Read every consumer of `plan` until the service stops."""
-    js = service.js
-    infos = [
-        await ensure_consumer(js, stream, worker, subjects, params) for stream, subjects in plan
-    ]
+    js, stop = service.js, service.stop
+
+    async def ensure_all() -> list[ConsumerInfo]:
+        return [await ensure_consumer(js, s, worker, subjects, params) for s, subjects in plan]
+
+    # A cluster electing a leader does not answer for a few seconds: wait, do not crash.
+    infos = await when_answered(ensure_all, stop, "about the worker's consumers")
+    if infos is None:
+        return
     log.info(
         "consuming %s as durable consumer %r", ", ".join(s for _, ss in plan for s in ss), worker
     )
     handled = handled_ids(service.settings, worker, infos[0])
     watch = None
     if plan[0][0] == STREAM_NAME:
-        watch = await RetentionWatch.start(
-            js, worker, infos[0], service.settings.replicas, service.status
+        replicas, status = service.settings.replicas, service.status
+        watch = await when_answered(
+            lambda: RetentionWatch.start(js, worker, infos[0], replicas, status),
+            stop,
+            "about the worker's position",
         )
+        if watch is None:
+            return
     lock = asyncio.Lock()  # one message at a time, whichever consumer it came from
 
     async def one_at_a_time(msg: Msg) -> Verdict:
