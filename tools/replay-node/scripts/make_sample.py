@@ -11,9 +11,9 @@ blocks (5771683, 6531076, condenser 4000001) and every real transaction of
 block of that range; the rest is synthetic (see ``replay_node.generate``). Every block
 carries virtual operations in the shapes of steemd (``replay_node.virtual_ops``): its
 producer reward, payouts of the synthetic posts 100 blocks after them (curation and author
-rewards; no beneficiaries, which Steem added in 2017) and some vesting withdrawals. No
-edits are added (the real blocks hold two patch edits); the transactions are those the
-sample had before it had virtual operations.
+rewards; no beneficiaries, which Steem added in 2017) and some vesting withdrawals. Some
+synthetic posts are edited later, half of the edits resending the whole body (the real
+blocks hold two patch edits).
 
 Data problems in the fixture files are handled here and reported on stderr:
 ``convert.json`` is a Python literal (single quotes) -> parsed with ``ast.literal_eval``;
@@ -33,7 +33,7 @@ import re
 import sys
 from pathlib import Path
 
-from replay_node.archive import iter_archive, new_posts, write_archive
+from replay_node.archive import comment_operations, iter_archive, new_posts, write_archive
 from replay_node.blocks import VIRTUAL_OPS, canonical_json, normalize_block, synthetic_tx_id
 from replay_node.factory import BlockFactory, synthetic_block_id
 from replay_node.shapes import to_appbase, tx_to_appbase
@@ -48,6 +48,11 @@ ANCHOR = 3286849  # the real block kept unchanged at its own number
 SEED = 3286849
 POSTS_PER_BLOCK = 1.0
 PAYOUT_BLOCKS = 100  # a post's rewards come this many blocks after it (7 days on mainnet)
+# Edits of earlier synthetic posts: half of them resend the whole body, as condenser does
+# when a patch would not be shorter (and bots do always): only the chain tells them from
+# new posts.
+EDITS_PER_BLOCK = 0.3
+WHOLE_BODY_EDITS = 0.5
 # where the transactions of the other real blocks go (kept together, one block each)
 PLACE_BLOCKS = {5771683: 3286900, 6531076: 3286950, 4000001: 3287000}
 SINGLES_FROM, SINGLES_STEP = 3286705, 11  # transplanted single transactions
@@ -154,6 +159,8 @@ def main() -> int:
         reserved_posts=reserved,
         virtual_ops=True,
         payout_blocks=PAYOUT_BLOCKS,
+        edits_per_block=EDITS_PER_BLOCK,
+        whole_body_edits=WHOLE_BODY_EDITS,
     )
 
     anchor_epoch = _epoch(anchor["timestamp"])
@@ -206,15 +213,14 @@ def main() -> int:
     loaded = list(iter_archive(OUT))
     assert loaded[ANCHOR - FIRST] == anchor, "anchor block changed"
     posts = new_posts(loaded)
-    assert len(posts) == len(set(posts)) == len(new_posts(loaded, include_edits=True)), (
-        "new posts are not unique"
-    )
+    assert len(posts) == len(set(posts)), "new posts are not unique"
+    edits = [c for c in comment_operations(loaded) if c.kind == "edit"]
     ops = sum(len(tx["operations"]) for b in loaded for tx in b["transactions"])
     txs = sum(len(b["transactions"]) for b in loaded)
     vops = sum(len(b[VIRTUAL_OPS]) for b in iter_archive(OUT, virtual_ops=True))
     note(
         f"wrote {OUT.relative_to(ROOT)}: {len(loaded)} blocks {FIRST}..{LAST}, "
-        f"{txs} transactions, {ops} operations, {len(posts)} new posts, "
+        f"{txs} transactions, {ops} operations, {len(posts)} new posts, {len(edits)} edits, "
         f"{vops} virtual operations, {OUT.stat().st_size} bytes"
     )
     return 0

@@ -88,10 +88,20 @@ def test_comment_operations_tell_posts_replies_edits_and_deletes():
     assert new_posts(blocks, include_edits=True) == [post_url("ann", "p")] * 4
 
 
-def test_the_bundled_sample_has_no_edits_yet():
-    # Whole-body edits would be printed as new posts by the bot of today (see README).
-    kinds = collections.Counter(c.kind for c in comment_operations(load_archive()))
-    assert kinds["edit"] == 0 and kinds["post"] == 402
+def test_the_bundled_sample_has_edits_half_of_them_resending_the_whole_body():
+    blocks = load_archive()
+    kinds = collections.Counter(c.kind for c in comment_operations(blocks))
+    assert kinds["post"] == 402 and kinds["edit"] >= 100
+    first = int(blocks[0]["block_id"][:8], 16)
+
+    def body(c):
+        return blocks[c.block_num - first]["transactions"][c.trx_in_block]["operations"][
+            c.op_in_trx
+        ]["value"]["body"]
+
+    edits = [c for c in comment_operations(blocks) if c.kind == "edit"]
+    patches = [e for e in edits if body(e).startswith("@@ -")]
+    assert 0 < len(patches) < len(edits), "both patch edits and whole-body edits"
 
 
 # -- find_comments and get_content ----------------------------------------------------

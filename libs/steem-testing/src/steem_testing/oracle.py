@@ -80,15 +80,17 @@ def expected_messages(blocks: list[dict]) -> list[tuple[str, str]]:
     return expected
 
 
-def comment_states(blocks: list[dict]) -> dict[str, str]:
+def comment_states(
+    blocks: list[dict], existing: set[tuple[str, str]] | None = None
+) -> dict[str, str]:
     """Nats-Msg-Id -> `created` or `edited`: the Steem-Comment header every well-formed
-    `comment` operation must carry."""
+    `comment` operation must carry (`existing`: the comments of the blocks before)."""
     ids = {block_num_of(b["block_id"]): b["block_id"] for b in blocks}
     return {
         f"{ids[c.block_num]}/{c.trx_in_block}/{c.op_in_trx}": (
             "edited" if c.kind == "edit" else "created"
         )
-        for c in comment_operations(blocks)
+        for c in comment_operations(blocks, existing)
     }
 
 
@@ -96,8 +98,9 @@ def published_messages(blocks: Iterable[dict]) -> Iterator[tuple[str, bytes, dic
     """`(subject, payload, headers)` of what the broadcaster publishes for well-formed
     blocks, in order: each operation's body as compact JSON, the virtual operations, then
     the block's `steem.block` (a benchmark's baseline publishes these)."""
+    existing: set[tuple[str, str]] = set()  # the comments the blocks so far left
     for block in blocks:
-        states = comment_states([block])
+        states = comment_states([block], existing)
         block_id, timestamp = block["block_id"], block["timestamp"]
         where = {HEADER_BLOCK_NUM: str(block_num_of(block_id)), HEADER_BLOCK_ID: block_id}
         count = 0

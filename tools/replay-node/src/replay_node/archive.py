@@ -270,7 +270,9 @@ class CommentOp(NamedTuple):
     kind: str  # "post" or "reply" (it creates the comment), or "edit"
 
 
-def comment_operations(blocks: Iterable[dict[str, Any]]) -> Iterator[CommentOp]:
+def comment_operations(
+    blocks: Iterable[dict[str, Any]], existing: set[tuple[str, str]] | None = None
+) -> Iterator[CommentOp]:
     """Every well-formed ``comment`` operation of ``blocks`` (either shape), in chain
     order, and whether it creates a post, creates a reply or edits.
 
@@ -279,9 +281,10 @@ def comment_operations(blocks: Iterable[dict[str, Any]]) -> Iterator[CommentOp]:
     the same author/permlink edits it, whatever its body (a diff-match-patch patch or the
     whole text); ``delete_comment`` removes it, so that a later ``comment`` creates it
     anew. Reads nothing but ``blocks``: a comment created before the first block is seen
-    as created by its first operation in them.
+    as created by its first operation in them, unless ``existing`` (the comments that
+    earlier blocks left, updated as this reads on) says otherwise.
     """
-    existing: set[tuple[str, str]] = set()
+    existing = set() if existing is None else existing
     for block in blocks:
         try:
             num: int | None = block_num(block)
