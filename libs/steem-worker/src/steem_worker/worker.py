@@ -236,10 +236,11 @@ class Worker(Generic[S]):
         return self._route(subject, when)
 
     def on_start(self, hook: StartHook) -> StartHook:
-        """Called with the settings once they are read, before anything is consumed: say
-        what the worker does; raise ConfigError for a setting that cannot work, or
-        `Idle("why")` when optional settings are missing (the worker stays up, idle). An
-        async hook may wait (a node checked at start); SIGTERM cancels it."""
+        """Called with the settings (and the `Service`, if it takes two arguments: NATS is
+        up) before anything is consumed: say what the worker does, make what its handlers
+        need; raise ConfigError for a setting that cannot work, or `Idle("why")` when
+        optional settings are missing (the worker stays up, idle). An async hook may wait
+        (a node checked at start); SIGTERM cancels it."""
         self._on_start.append(hook)
         return hook
 
@@ -294,7 +295,7 @@ class Worker(Generic[S]):
         settings = service.settings
         try:
             for hook in self._on_start:
-                result = hook(settings)
+                result = hook(settings, service) if _takes_two(hook) else hook(settings)
                 if inspect.isawaitable(result) and not await _unless_stopped(result, service.stop):
                     return  # SIGTERM while the hook waited (for a node, say)
         except Idle as why:
