@@ -4,8 +4,10 @@ vote is signed anew only once its earlier transaction has expired in no block.""
 
 import json
 import re
+import threading
 import urllib.request
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from steem_testing.waiting import wait_showing
 
@@ -88,3 +90,77 @@ def test_two_signers_at_once_sign_each_request_once(pipeline, signer_env, acting
     assert set(signed) == {r["id"] for r in acting.records(chain.nats.url).values()}
     assert max(signed.values()) == 1, "no request signed by both"
     assert all(r["attempt"] == 1 for r in acting.records(chain.nats.url).values())
+
+
+class FlakyFront(ThreadingHTTPServer):
+    """In front of the test chain, for the signer only: the first broadcast of each
+    transaction, and every broadcast of a vote on `hopeless`, is answered with a JSON-RPC
+    "Internal Error" (an answer of no known meaning); everything else goes through."""
+
+    def __init__(self, node_url: str, hopeless: str) -> None:
+        self.node_url, self.hopeless, self.seen = node_url, hopeless, set()
+        self.refused: list[str] = []
+        super().__init__(("127.0.0.1", 0), _Front)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Front(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        call = json.loads(body)
+        front: FlakyFront = self.server  # type: ignore[assignment]
+        if isinstance(call, dict) and call.get("method") == "condenser_api.broadcast_transaction":
+            trx = call["params"][0]
+            signature, vote = trx["signatures"][0], trx["operations"][0][1]
+            if signature not in front.seen or vote["permlink"] == front.hopeless:
+                front.seen.add(signature)
+                front.refused.append(vote["permlink"])
+                error = {"code": -32603, "message": "Internal Error"}
+                return self._answer(
+                    json.dumps({"jsonrpc": "2.0", "id": call["id"], "error": error})
+                )
+        request = urllib.request.Request(front.node_url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            self._answer(reply.read().decode())
+
+    def _answer(self, text: str) -> None:
+        data = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+
+def test_errors_of_unknown_meaning_are_retried_a_bounded_number_of_times_then_failed_once(
+    pipeline, signer_env, acting
+):
+    chain = pipeline(None, *acting.CHAIN_OPTIONS, "--keep-producing")
+    posts = acting.sample_posts(5)
+    front = FlakyFront(chain.node.url, hopeless=posts[-1][1])
+    try:
+        env = signer_env(front.url, SIGNER_MAX_ERRORS="3")
+        signer = chain.worker("signer", env=env)
+        acting.ask(chain.nats.url, [acting.vote_request(n, *p) for n, p in enumerate(posts)])
+        wait_showing(lambda: len(acting.outcomes(chain.nats.url)) == len(posts), 90,
+                     "an outcome for every request", signer)  # fmt: skip
+    finally:
+        front.shutdown()
+    told = {body["operations"][0][1]["permlink"]: (kind, body) for kind, body in acting.outcomes(
+        chain.nats.url)}  # fmt: skip
+    assert told[posts[-1][1]][0] == "failed"
+    assert told[posts[-1][1]][1]["reason"] == "Internal Error (after 3 errors)"
+    assert {kind for permlink, (kind, _) in told.items() if permlink != posts[-1][1]} == {
+        "included"
+    }, "one error, then the same bytes again: in"
+    assert Counter(front.refused)[posts[-1][1]] == 3, "three tries, then no more"
+    on_chain = acting.votes_on_chain(chain.node.url)
+    assert posts[-1] not in on_chain
+    assert all(len(on_chain[post]) == 1 for post in posts[:-1])

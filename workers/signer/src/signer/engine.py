@@ -300,7 +300,8 @@ class Engine:
         else:
             flight.errors += 1
             if flight.errors >= self.settings.max_errors:
-                reason = f"{verdict.reason} ({flight.errors} times)"
+                errors = "1 error" if flight.errors == 1 else f"{flight.errors} errors"
+                reason = f"{verdict.reason} (after {errors})"
                 await self.give_up(record, flight, reason)
             else:
                 flight.next_at = head.time + ONE_BLOCK * 2**flight.errors
