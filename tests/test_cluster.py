@@ -13,6 +13,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from ipc_config.chain import block_num_of
 from replay_node.archive import load_archive
 from steem_testing.jetstream import last_block_of, with_js
@@ -80,6 +81,7 @@ def printed_urls(bot: Proc) -> list[str]:
     return [line for line in bot.stdout.text().splitlines() if line.startswith("https://")]
 
 
+@pytest.mark.xdist_group("heavy")  # the long runs take turns, beside the short tests
 def test_a_three_node_cluster_loses_and_regains_each_node_without_loss_or_duplicates(
     tmp_path, procs, replay_node, read_stream
 ):

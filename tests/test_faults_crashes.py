@@ -80,6 +80,7 @@ def unplanned_exits(output: str) -> list[str]:
     ]
 
 
+@pytest.mark.xdist_group("heavy")  # the long runs take turns, beside the short tests
 @pytest.mark.slow
 def test_random_sigkills_lose_nothing_and_duplicate_nothing(tmp_path, procs, replay_node, request):
     archive = tmp_path / "chain.jsonl"

@@ -43,6 +43,9 @@ from steem_testing.servers import NatsServer, free_port, start_replay_node
 from steem_testing.waiting import settle
 from steem_testing.waiting import wait_until as wait
 
+# The module's fixtures run the processes once for all its tests: keep them on one worker.
+pytestmark = pytest.mark.xdist_group("faults_input")
+
 TRANSACTION_FILES = sorted(p.name for p in (MAINNET / "steem-transactions" / "condenser").iterdir())
 REAL_BLOCKS = ["appbase/3286849.json", "appbase/5771683.json", "appbase/6531076.json"]
 REAL_BLOCKS += ["condenser/4000001.json"]

@@ -52,6 +52,7 @@ def lines_between(text: str, start: str, end: str) -> list[str]:
     ]
 
 
+@pytest.mark.xdist_group("heavy")  # the long runs take turns, beside the short tests
 @pytest.mark.slow
 def test_a_30_s_nats_outage_loses_nothing_and_buffers_nothing(
     tmp_path, procs, nats_server, replay_node, read_stream, last_block, request

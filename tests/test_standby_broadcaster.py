@@ -5,6 +5,7 @@ import json
 import os
 import signal
 
+import pytest
 from replay_node.archive import load_archive
 from replay_node.generate import generate_archive
 from steem_testing.jetstream import connect_nats
@@ -34,6 +35,7 @@ def broadcaster_states(url: str, cwd) -> dict[str, str]:
     return {p["instance"]: p["state"] for p in processes if p["process"] == "broadcaster"}
 
 
+@pytest.mark.xdist_group("heavy")  # the long runs take turns, beside the short tests
 def test_a_standby_takes_over_from_a_killed_broadcaster_without_loss_or_duplicates(
     tmp_path, nats_server, replay_node, procs, read_stream, last_block
 ):

@@ -128,11 +128,29 @@ def pipeline(procs, nats_server, tmp_path) -> Callable[..., Pipeline]:
 
 
 def report(request: pytest.FixtureRequest, title: str, figures: dict[str, Any]) -> None:
-    """Print the figures of a run on the terminal, even when pytest captures output."""
+    """Say the figures of a run: on the terminal at once (even when pytest captures
+    output), and again in the summary at the end, where they arrive also from pytest-xdist's
+    workers, which have no terminal of their own."""
+    line = f"[{title}] " + ", ".join(f"{k}={v}" for k, v in figures.items())
+    request.node.user_properties.append((FIGURES, line))
     capture = request.config.pluginmanager.getplugin("capturemanager")
-    line = f"\n[{title}] " + ", ".join(f"{k}={v}" for k, v in figures.items())
-    if capture is not None:
+    if capture is not None and not hasattr(request.config, "workerinput"):
         with capture.global_and_fixture_disabled():
-            print(line, flush=True)
-    else:
-        print(line, flush=True)
+            print("\n" + line, flush=True)
+
+
+FIGURES = "steem_testing.figures"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report_ in reports
+        for name, value in getattr(report_, "user_properties", ())
+        if name == FIGURES and getattr(report_, "when", "call") == "call"
+    ]
+    if lines:
+        terminalreporter.section("figures of the runs")
+        for line in dict.fromkeys(lines):
+            terminalreporter.line(line)
