@@ -76,6 +76,7 @@ class StatusReporter:
         self._task: asyncio.Task | None = None
         self._extra: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
         self._bucket: KeyValue | None = None
 
     def update(self, **fields: Any) -> None:
@@ -101,6 +102,10 @@ class StatusReporter:
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
+        # The flag as well as the cancel: Python 3.11's wait_for can swallow a cancel that
+        # lands as its wait ends (the wake just set), and the loop would go on for ever.
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -109,7 +114,7 @@ class StatusReporter:
             await asyncio.wait_for(self._write("stopped"), 1.0)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self._write(self._state)

@@ -36,83 +36,73 @@ worker = Worker("signer", settings=SignerSettings, max_deliver=10_000, retry_del
 
 
 class _Started:
-    """What the start hook checked (the keys), then the engine once the store is read."""
+    """What the start hook made: the nodes, then the engine on the store it read."""
 
-    def __init__(self) -> None:
-        self.nodes: Nodes | None = None
-        self.ring: KeyRing | None = None
-        self.engine: Engine | None = None
-        self.ready = asyncio.Event()
-        self.stop: asyncio.Event | None = None
-
-    async def engine_when_ready(self) -> Engine:
-        if not self.ready.is_set():
-            await _until(self.ready.wait(), self.stop or asyncio.Event())
-            if not self.ready.is_set():
-                raise Stopping
-        assert self.engine is not None
-        return self.engine
+    nodes: Nodes | None = None
+    engine: Engine | None = None
 
 
 started = _Started()
 
 
-@worker.on_start
-async def check_keys(settings: SignerSettings) -> None:
-    """Idle without keys; ConfigError for a key that is malformed or that no account on
-    the node holds. Waits for a node as long as it takes (SIGTERM ends the wait)."""
+async def check_keys(settings: SignerSettings, nodes: Nodes) -> KeyRing:
+    """Which account and authority holds each key, as the node says; ConfigError for a
+    key that is malformed or that no account holds."""
     try:
         keys = settings.read_keys()
     except KeyProblem as problem:  # the file changed since the settings were read
         raise ConfigError(f"{settings.keys_variable}: {problem}") from None
-    if not keys:
-        raise Idle("STEEM_KEYS is not set: signing nothing")
-    nodes = started.nodes = Nodes.from_settings(settings)
     references = await nodes.key_references([key.public for key in keys])
     names = sorted({name for found in references for name in found})
     accounts = await nodes.accounts(names) if names else {}
-    started.ring = build_ring(keys, references, accounts, settings.keys_variable)
-    for account, roles in started.ring.accounts().items():
+    ring = build_ring(keys, references, accounts, settings.keys_variable)
+    for account, roles in ring.accounts().items():
         log.info("signing for @%s (%s)", account, ", ".join(roles))
+    return ring
+
+
+@worker.on_start
+async def start(settings: SignerSettings, service: Service[SignerSettings]) -> None:
+    """Idle without keys; the keys checked on a node (as long as it takes: SIGTERM ends
+    the wait), then the store read, before anything is consumed."""
+    if not settings.keys and not settings.keys_file:
+        raise Idle("STEEM_KEYS is not set: signing nothing")
+    nodes = started.nodes = Nodes.from_settings(settings)
+    ring = await check_keys(settings, nodes)
+    identity = Identity.mine(service.status.instance)
+    store = TxStore(service.js, identity.id, settings.replicas, service.stop)
+    view = View()
+    try:
+        await store.open()
+        while records := await store.changes():
+            for record in records:
+                view.remember(record)
+    except Stopping:
+        return  # SIGTERM while NATS was away: nothing is consumed, nothing runs
+    opened = sum(1 for record in view.open.values() if not record.final)
+    log.info("%d requests in the store, %d of them open", len(view.counts), opened)
+
+    def report() -> None:
+        service.status.update(actions={"accounts": view.counts.by_account()})
+
+    outcomes = Outcomes(service.js, store, view)
+    started.engine = Engine(settings, ring, nodes, store, view, outcomes, identity, report)
 
 
 @worker.on_running
 async def sign_requests(service: Service[SignerSettings]) -> None:
-    started.stop = service.stop
     try:
-        with contextlib.suppress(Stopping):
-            await _until(_serve(service), service.stop)
+        if started.engine is not None:  # None: stopped while starting
+            with contextlib.suppress(Stopping):
+                await _until(started.engine.run(service.stop), service.stop)
     finally:
         if started.nodes is not None:
             started.nodes.close()
 
 
-async def _serve(service: Service[SignerSettings]) -> None:
-    assert started.nodes is not None and started.ring is not None
-    settings = service.settings
-    identity = Identity.mine(service.status.instance)
-    store = TxStore(service.js, identity.id, settings.replicas, service.stop)
-    await store.open()
-    view = View()
-    outcomes = Outcomes(service.js, store, view)
-
-    def report() -> None:
-        service.status.update(actions={"accounts": view.counts.by_account()})
-
-    engine = Engine(settings, started.ring, started.nodes, store, view, outcomes, identity, report)
-    while records := await store.changes():
-        for record in records:
-            view.remember(record)
-    opened = sum(1 for record in view.open.values() if not record.final)
-    log.info("%d requests in the store, %d of them open", len(view.counts), opened)
-    started.engine = engine
-    started.ready.set()
-    await engine.run(service.stop)
-
-
 @worker.on_subject(TX_REQUEST_PREFIX + ">")
 async def take_request(request: dict[str, Any], meta: Meta) -> None:
-    engine = await started.engine_when_ready()
+    engine = _engine()
     try:
         record = Record.from_request(request)
     except BadRequest as err:
@@ -128,14 +118,18 @@ async def take_request(request: dict[str, Any], meta: Meta) -> None:
 
 @worker.on_block
 async def settle_block(block: dict[str, Any], meta: Meta) -> None:
-    engine = await started.engine_when_ready()
-    await engine.saw_block(block)
+    await _engine().saw_block(block)
 
 
 @worker.on_fork
 async def undo_fork(fork: dict[str, Any], meta: Meta) -> None:
-    engine = await started.engine_when_ready()
-    await engine.saw_fork(fork)
+    await _engine().saw_fork(fork)
+
+
+def _engine() -> Engine:
+    if started.engine is None:  # stopped while starting: consumed nothing, takes nothing
+        raise Stopping
+    return started.engine
 
 
 async def _until(work: Awaitable[T], stop: asyncio.Event) -> T | None:

@@ -297,21 +297,21 @@ class Engine:
             flight.next_at = self.pacer.ready_at(record.account, record.operations)
         elif verdict.kind == PERMANENT:
             await self.give_up(record, flight, verdict.reason)
-        else:
-            flight.errors += 1
-            if flight.errors >= self.settings.max_errors:
-                errors = "1 error" if flight.errors == 1 else f"{flight.errors} errors"
-                reason = f"{verdict.reason} (after {errors})"
-                await self.give_up(record, flight, reason)
+        else:  # counted in the record: across signings and restarts, never without end
+            errors = record.errors + 1
+            if errors >= self.settings.max_errors:
+                said = "1 error" if errors == 1 else f"{errors} errors"
+                await self.give_up(record, flight, f"{verdict.reason} (after {said})", errors)
             else:
-                flight.next_at = head.time + ONE_BLOCK * 2**flight.errors
+                await self.write(record, errors=errors)
+                flight.next_at = head.time + ONE_BLOCK * 2**errors
         self._say(record, flight, verdict)
 
-    async def give_up(self, record: Record, flight: Flight, reason: str) -> None:
+    async def give_up(self, record: Record, flight: Flight, reason: str, errors: int = 0) -> None:
         """Refused for good: no more broadcasts. Failed once certainly in no block (the
         same bytes may have reached a node before, or through another signer)."""
         flight.stop()
-        if await self.write(record, reason=reason) is not None:
+        if await self.write(record, reason=reason, errors=max(errors, record.errors)) is not None:
             log.warning("%s refused for good (%s); failed once it has expired", record.id, reason)
 
     def _may_be_in(self, record: Record, flight: Flight, head: Head, maybe: bool) -> None:

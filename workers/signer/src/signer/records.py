@@ -52,6 +52,7 @@ class Record:
     block_num: int = 0
     block_id: str = ""
     reason: str = ""  # why it failed; while signed: refused for good, failed once expired
+    errors: int = 0  # broadcasts answered with an error of unknown meaning, all signings
     told: bool = False  # final, and the outcome is published on steem.tx.included/failed
     writer: str = ""  # who wrote this value: tells our own write after an unanswered one
     revision: int = field(default=0, compare=False)  # not stored: the bucket's sequence

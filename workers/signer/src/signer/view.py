@@ -28,7 +28,6 @@ class Flight:
     next_at: float = 0  # chain time of its next broadcast, until a node takes it
     accepted: bool = False  # a node took it, or may have: its pace slot is used
     check_after: int = 0  # taken: broadcast again once the stream is past this block
-    errors: int = 0  # unknown errors so far
     said: str = ""  # the last broadcast result logged, so that a repeat is not logged
 
     def stop(self) -> None:
