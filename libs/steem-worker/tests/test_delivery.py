@@ -6,6 +6,7 @@ server's redeliveries come quickly.
 import asyncio
 import json
 import logging
+import time
 
 import nats
 import pytest
@@ -237,14 +238,31 @@ def test_a_handler_slower_than_ack_wait_keeps_its_message(nats_server):
     assert info.num_redelivered == 0
 
 
+def test_a_run_of_slow_handlers_keeps_its_batch_fresh(nats_server, caplog):
+    """Eight handlers of 0.3 × ack_wait each take 2.4 × ack_wait for one batch: the worker
+    keeps the whole batch while it works through it, so each message is handled on its
+    first delivery, and nothing is left to the server or given out again."""
+
+    async def slow(number, meta):
+        await asyncio.sleep(0.3 * ACK_WAIT)  # deliberate: a slow handler (a node call, say)
+
+    worker = Worker("tester", ack_wait=ACK_WAIT, batch_size=8)
+    with caplog.at_level(logging.INFO):
+        seen, info = asyncio.run(handle_in_turn(nats_server.url, 8, worker, slow))
+    assert seen == list(range(8))
+    assert info.num_redelivered == 0
+    assert not [r for r in caplog.records if "leaving" in r.getMessage()]
+
+
 def test_the_rest_of_a_stale_batch_is_still_handled_before_newer_messages(nats_server):
-    """A handler slow enough to leave the rest of its batch stale (0.8 × ack_wait) while
-    newer messages wait beyond the batch: the left messages come back to the worker before
-    the newer ones, so a single copy still handles everything once, in stream order."""
+    """A process stalled long enough to leave the rest of its batch stale (0.8 × ack_wait;
+    no keep-alive can go out meanwhile) while newer messages wait beyond the batch: the
+    left messages come back to the worker before the newer ones, so a single copy still
+    handles everything once, in stream order."""
 
     async def slow_on_the_second(number, meta):
         if number == 1 and meta.delivery == 1:
-            await asyncio.sleep(0.8 * ACK_WAIT)  # deliberate: a slow handler
+            time.sleep(0.8 * ACK_WAIT)  # deliberate: the whole process stalls
 
     worker = Worker("tester", ack_wait=ACK_WAIT, batch_size=4)
     seen, info = asyncio.run(handle_in_turn(nats_server.url, 12, worker, slow_on_the_second))
@@ -270,8 +288,9 @@ def test_messages_buffered_from_a_late_pull_are_left_with_a_stale_batch(nats_ser
                 # answer (messages 4 to 7) lands in nats-py's buffer.
                 subscription = consumer._subscription
                 await nc.publish(subscription._nms, b'{"batch": 4}', reply=subscription._deliver)
-                await asyncio.sleep(0.8 * ACK_WAIT)  # deliberate: a slow handler
-                buffered.append(consumer._subscription.pending_msgs)
+                await until(lambda: subscription.pending_msgs == 4, 5, "the late answer")
+                buffered.append(subscription.pending_msgs)
+                time.sleep(0.8 * ACK_WAIT)  # deliberate: the whole process stalls
 
         nc = await nats.connect(nats_server.url)
         js, settings = nc.jetstream(), worker_settings(nats_server.url)

@@ -26,8 +26,11 @@ its time ran out. Every rule below closes one of those gaps, in terms of `ack_wa
 - **Acks are confirmed.** A handled message's ack is retried until the server confirms
   it: for as long as NATS is away (a restarted server keeps the message ours), then for
   `ack_wait` of connected time.
-- **Slow handlers keep their message.** While a handler runs, the worker tells the server
-  every `ack_wait / 3` that it is still working on it.
+- **Slow handlers keep their batch.** While a batch is handled, the worker tells the
+  server every `ack_wait / 3` that it is still working on the message in hand and on the
+  rest of the batch; once the server has them (a flush), the rest is fresh for another
+  `0.7 × ack_wait`. A beat that comes late (the process stalled) renews nothing. So only
+  a stall or an outage leaves messages, never a run of slow handlers.
 - **Repeats are recognised.** A message this worker handled before (its ack was lost,
   say nats-server was killed before writing it down) is acked, not handled; the ids live
   in `HandledIds`, in a file that outlives the process. An operation is known by its
@@ -129,10 +132,20 @@ class DeliveryWindow:
     """The time during which the messages of one pull are still ours to handle."""
 
     def __init__(self, timing: Timing) -> None:
+        self._timing = timing
         self._fresh_until = time.monotonic() + timing.fresh_for
 
     def still_ours(self) -> bool:
         return time.monotonic() < self._fresh_until
+
+    def renewed(self, since: float) -> None:
+        """The server heard at `since` that we still work on these messages."""
+        self._fresh_until = max(self._fresh_until, since + self._timing.fresh_for)
+
+    def copy(self) -> "DeliveryWindow":
+        twin = DeliveryWindow(self._timing)
+        twin._fresh_until = self._fresh_until
+        return twin
 
 
 def buffered_messages(subscription: JetStreamContext.PullSubscription) -> int:
@@ -151,17 +164,32 @@ async def nats_is_back(nc: Client, stop: asyncio.Event) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def kept_alive(msg: Msg, timing: Timing) -> Iterator[None]:
-    """While the block runs, tell the server every `ack_wait / 3` that we work on `msg`.
+class BatchInHand:
+    """A fetched batch while it is handled: the message in hand and the rest after it."""
 
-    A timer, not a task: most messages are done long before the first beat, and a task
-    per message costs a busy worker a fifth of its time."""
+    def __init__(self, messages: list[Msg], window: DeliveryWindow) -> None:
+        self.messages = messages
+        self.window = window  # its own: the pull's window still dates what nats-py buffered
+        self.position = 0  # of the message in hand
+
+    def in_hand(self) -> list[Msg]:
+        return self.messages[self.position : self.position + 1]
+
+    def rest(self) -> list[Msg]:
+        return self.messages[self.position + 1 :]
+
+
+@contextlib.contextmanager
+def kept_alive(batch: BatchInHand, nc: Client, timing: Timing) -> Iterator[None]:
+    """While a batch is handled, tell the server every `ack_wait / 3` that we work on it.
+
+    A timer, not a task: most batches are done long before the first beat, and a task
+    per batch costs a busy worker a good share of its time."""
     loop = asyncio.get_running_loop()
     beats: set[asyncio.Task] = set()
 
     def beat() -> None:
-        task = loop.create_task(_in_progress(msg))
+        task = loop.create_task(_in_progress(batch, nc, timing))
         beats.add(task)
         task.add_done_callback(beats.discard)
         nonlocal timer
@@ -176,9 +204,20 @@ def kept_alive(msg: Msg, timing: Timing) -> Iterator[None]:
             task.cancel()
 
 
-async def _in_progress(msg: Msg) -> None:
-    with contextlib.suppress(nats.errors.Error):
-        await msg.in_progress()
+async def _in_progress(batch: BatchInHand, nc: Client, timing: Timing) -> None:
+    """The message in hand is kept however long its handler takes; the rest only while
+    still ours, and its window renewed only once the server surely has the news in time
+    (nats-py's flush also returns while disconnected: the connection must stay up)."""
+    began, reconnects = time.monotonic(), nc.stats["reconnects"]
+    on_time = batch.window.still_ours() and nc.is_connected
+    with contextlib.suppress(nats.errors.Error, TimeoutError):
+        for msg in batch.in_hand() + (batch.rest() if on_time else []):
+            await msg.in_progress()
+        if on_time:
+            await nc.flush(timeout=timing.fresh_for)
+            stayed_up = nc.is_connected and nc.stats["reconnects"] == reconnects
+            if stayed_up and batch.window.still_ours():
+                batch.window.renewed(began)
 
 
 async def confirm_ack(
@@ -289,16 +328,22 @@ class Delivery:
 
     async def _hand_over(self, messages: list[Msg], window: DeliveryWindow) -> bool:
         """Handle a batch in order while it is ours; False when the worker stops."""
-        for index, msg in enumerate(messages):
-            if not await nats_is_back(self._nc, self._stop):
-                return False  # stopping during an outage: the server gives them out again
-            if not window.still_ours():
-                await self._leave_to_the_server(len(messages) - index)
+        batch = BatchInHand(messages, window.copy())
+        with kept_alive(batch, self._nc, self._timing):
+            for index, msg in enumerate(messages):
+                batch.position = index
+                if not await nats_is_back(self._nc, self._stop):
+                    return False  # stopping during an outage: the server gives them out again
+                if not batch.window.still_ours() or self._stop.is_set():
+                    break
+                await self._deliver(msg)
+            else:
                 return True
-            if self._stop.is_set():
-                await _nak_all(messages[index:])  # another copy can take them now
-                return False
-            await self._deliver(msg)
+        # Out of the keep-alive: the server must be free to give these out again.
+        if batch.window.still_ours():  # stopping
+            await _nak_all(messages[index:])  # another copy can take them now
+            return False
+        await self._leave_to_the_server(len(messages) - index)  # a late nak could steal one
         return True
 
     async def _deliver(self, msg: Msg) -> None:
@@ -315,8 +360,7 @@ class Delivery:
             log.info("%s came again after it was handled here; acknowledging it", where)
             await confirm_ack(msg, self._nc, self._timing.ack_wait, self._stop, where)
             return
-        with kept_alive(msg, self._timing):
-            verdict = await self._handle(msg)
+        verdict = await self._handle(msg)
         if verdict.remember and key:
             self._handled.add(key)
         with contextlib.suppress(nats.errors.Error):

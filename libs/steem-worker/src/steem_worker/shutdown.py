@@ -22,6 +22,12 @@ def stop_event() -> asyncio.Event:
         if not event.is_set():
             log.info("%s received; shutting down", signal.Signals(signum).name)
             event.set()
+        # Ignored from now on, by the OS: closing the loop would otherwise restore the
+        # defaults, and a forwarded copy landing after it would end the process with a
+        # KeyboardInterrupt traceback (SIGINT) or kill it mid-exit (SIGTERM).
+        for stop_signal in STOP_SIGNALS:
+            loop.remove_signal_handler(stop_signal)
+            signal.signal(stop_signal, signal.SIG_IGN)
 
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, _on_signal, signum)

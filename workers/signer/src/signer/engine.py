@@ -201,7 +201,11 @@ class Engine:
             return
         expiration = chain_timestamp(head.time + self.settings.expiration)
         try:
-            signed = sign_transaction(claimed.operations, ref, expiration, key)
+            # ~30 ms of CPU with beem's signer: in a thread, so the handlers of requests and
+            # blocks go on meanwhile (a pass signing many would otherwise let them go stale).
+            signed = await asyncio.to_thread(
+                sign_transaction, claimed.operations, ref, expiration, key
+            )
         except (CannotSign, KeyProblem) as err:
             await self.outcomes.fail(claimed, str(err))
             return
