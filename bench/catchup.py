@@ -1,5 +1,6 @@
-"""Catch-up benchmark (issues 4 and 12): the baselines and the pipeline, in one run, over
-loopback and at a distance (50 and 200 ms added to every request by the replay node).
+"""Catch-up benchmark (issues 4, 11 and 12): the baselines and the pipeline, in one run, over
+loopback (with and without virtual operations) and at a distance (50 and 200 ms added to
+every request by the replay node).
 
     uv run python bench/catchup.py            # the full run, a few minutes
     uv run python bench/catchup.py --quick    # a sanity run, about a minute
@@ -73,6 +74,10 @@ def measure_loopback(workdir: Path, chain: Archive, plan: Plan) -> dict:
         published, publish_tries, consumed = _nats_baselines(workdir, chain)
         say(f"pipeline over loopback, {chain.blocks:,} blocks")
         pipeline = run_pipeline(workdir, chain, url, node, "loopback (main)", _env(plan))
+        say(f"pipeline over loopback without virtual operations, {chain.blocks:,} blocks")
+        without_vops = run_pipeline(
+            workdir, chain, url, node, "loopback, no vops", {**_env(plan), "VIRTUAL_OPS": "false"}
+        )
     return {
         "beem_fastest": best.as_dict(),
         "beem_tries": [m.as_dict() for m in tries],
@@ -81,6 +86,7 @@ def measure_loopback(workdir: Path, chain: Archive, plan: Plan) -> dict:
         "nats_publish_tries": [m.as_dict() for m in publish_tries],
         "nats_consume": consumed.as_dict(),
         "pipeline": pipeline.as_dict(),
+        "pipeline_without_vops": without_vops.as_dict(),
     }
 
 

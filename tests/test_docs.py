@@ -62,6 +62,13 @@ def test_every_setting_is_documented_and_every_documented_one_exists():
     assert documented - real == set(), "docs/configuration.md documents settings that do not exist"
 
 
+def test_the_env_example_names_only_real_settings():
+    example = (ROOT / ".env.example").read_text()
+    named = set(re.findall(r"^#? ?([A-Z][A-Z_]+)=", example, flags=re.MULTILINE))
+    assert len(named) >= 20, "the variables of .env.example were not found"
+    assert named - (settings_variables() | other_variables()) == set()
+
+
 def test_the_readme_is_short():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 200
 

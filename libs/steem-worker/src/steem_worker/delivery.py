@@ -29,8 +29,9 @@ its time ran out. Every rule below closes one of those gaps, in terms of `ack_wa
 - **Slow handlers keep their batch.** While a batch is handled, the worker tells the
   server every `ack_wait / 3` that it is still working on the message in hand and on the
   rest of the batch; once the server has them (a flush), the rest is fresh for another
-  `0.7 × ack_wait`. A beat that comes late (the process stalled) renews nothing. So only
-  a stall or an outage leaves messages, never a run of slow handlers.
+  `0.7 × ack_wait`. A beat that comes late (the process stalled), or after a reconnect
+  (the server may have restarted and forgotten the batch), renews nothing. So only a
+  stall or an outage leaves messages, never a run of slow handlers.
 - **Repeats are recognised.** A message this worker handled before (its ack was lost,
   say nats-server was killed before writing it down) is acked, not handled; the ids live
   in `HandledIds`, in a file that outlives the process. An operation is known by its
@@ -129,10 +130,12 @@ def describe(subject: str, block_num: str | int, msg_id: str) -> str:
 
 
 class DeliveryWindow:
-    """The time during which the messages of one pull are still ours to handle."""
+    """The time during which the messages of one pull are still ours to handle, and the
+    connection (nats-py's count of reconnects) the pull went out on."""
 
-    def __init__(self, timing: Timing) -> None:
+    def __init__(self, timing: Timing, session: int = 0) -> None:
         self._timing = timing
+        self.session = session
         self._fresh_until = time.monotonic() + timing.fresh_for
 
     def still_ours(self) -> bool:
@@ -143,7 +146,7 @@ class DeliveryWindow:
         self._fresh_until = max(self._fresh_until, since + self._timing.fresh_for)
 
     def copy(self) -> "DeliveryWindow":
-        twin = DeliveryWindow(self._timing)
+        twin = DeliveryWindow(self._timing, self.session)
         twin._fresh_until = self._fresh_until
         return twin
 
@@ -206,17 +209,23 @@ def kept_alive(batch: BatchInHand, nc: Client, timing: Timing) -> Iterator[None]
 
 async def _in_progress(batch: BatchInHand, nc: Client, timing: Timing) -> None:
     """The message in hand is kept however long its handler takes; the rest only while
-    still ours, and its window renewed only once the server surely has the news in time
-    (nats-py's flush also returns while disconnected: the connection must stay up)."""
-    began, reconnects = time.monotonic(), nc.stats["reconnects"]
+    still ours, and its window renewed only once the server surely has the news in time.
+
+    Only the server that gave out the batch knows it: after a reconnect (a restarted
+    server may have lost the deliveries it had not written down) nothing is renewed, and
+    nats-py's flush also returns while disconnected."""
+    began = time.monotonic()
     on_time = batch.window.still_ours() and nc.is_connected
+
+    def same_session() -> bool:
+        return nc.is_connected and nc.stats["reconnects"] == batch.window.session
+
     with contextlib.suppress(nats.errors.Error, TimeoutError):
         for msg in batch.in_hand() + (batch.rest() if on_time else []):
             await msg.in_progress()
-        if on_time:
+        if on_time and same_session():
             await nc.flush(timeout=timing.fresh_for)
-            stayed_up = nc.is_connected and nc.stats["reconnects"] == reconnects
-            if stayed_up and batch.window.still_ours():
+            if same_session() and batch.window.still_ours():
                 batch.window.renewed(began)
 
 
@@ -276,7 +285,7 @@ class Delivery:
         self._once_per_operation = once_per_operation
         self._subscription: JetStreamContext.PullSubscription | None = None
         # The window of the last pull: what nats-py buffers after it is as old as it.
-        self._window = DeliveryWindow(timing)
+        self._window = DeliveryWindow(timing, nc.stats["reconnects"])
 
     async def run(self) -> None:
         await self._bind()
@@ -309,7 +318,7 @@ class Delivery:
                 await self._leave_to_the_server(0)
                 continue
             if not buffered:
-                self._window = DeliveryWindow(self._timing)
+                self._window = DeliveryWindow(self._timing, self._nc.stats["reconnects"])
             window = self._window
             try:
                 messages = await self._subscription.fetch(self._batch_size, timeout=FETCH_WAIT)
