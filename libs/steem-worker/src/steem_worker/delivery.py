@@ -5,23 +5,20 @@ each one to its handler once, in stream order.
                         handled=HandledIds(10_000), stop=stop, handle=handle)
     await delivery.run()   # until `stop` is set; `handle(msg)` returns a Verdict
 
-JetStream gives a fetched message to one consumer for `ack_wait` seconds; if no ack
-reaches the server by then, it gives the message out again (to this copy of the worker
-or another). So a message runs twice when its ack is lost, or when it is handled after
-its time ran out. Every rule below closes one of those gaps, in terms of `ack_wait`:
+JetStream gives a fetched message to one consumer for `ack_wait` seconds, then gives it
+out again (to this copy of the worker or another). So a message runs twice when its ack
+is lost, or when it is handled after its time ran out. Each rule below closes a gap:
 
 - **Fresh messages only.** A message is handled only within `0.7 × ack_wait` of the pull
   that brought it (`Timing.fresh_for`); the rest of the time is a margin for the ack. A
   pull dates what it brings even when it times out: the server may answer it just as it
   expires, and nats-py buffers that answer for the next fetch. The server's status notes
   (`408` for an expired pull) land in the same buffer and are not messages.
-- **Stale messages are left, not handed back.** What is left of a batch past that time
-  (an outage, a slow handler), and what nats-py buffered with it, is left to the server,
-  which gives it out again when its `ack_wait` runs out; a late nak would pull a message
-  away from the copy that now holds it. Meanwhile the worker fetches nothing for
-  `ack_wait` plus a margin (`Timing.pause_after_leaving`), so those come back before
-  anything newer and one worker keeps chain order. While streaming normally this never
-  happens.
+- **Stale messages are left, not handed back.** What is left of a batch past that time,
+  and what nats-py buffered with it, is left to the server, which gives it out again when
+  its `ack_wait` runs out (a late nak could pull a message away from the copy that now
+  holds it). Meanwhile the worker fetches nothing (`Timing.pause_after_leaving`), so those
+  come back first and chain order holds. Only a stall or an outage leads here.
 - **No work while NATS is away.** Nothing is fetched or handled while disconnected.
 - **Acks are confirmed.** A handled message's ack is retried until the server confirms
   it: for as long as NATS is away (a restarted server keeps the message ours), then for
@@ -29,17 +26,15 @@ its time ran out. Every rule below closes one of those gaps, in terms of `ack_wa
 - **Slow handlers keep their batch.** While a batch is handled, the worker tells the
   server every `ack_wait / 3` that it is still working on the message in hand and on the
   rest of the batch; once the server has them (a flush), the rest is fresh for another
-  `0.7 × ack_wait`. A beat that comes late (the process stalled), or after a reconnect
-  (the server may have restarted and forgotten the batch), renews nothing. So only a
-  stall or an outage leaves messages, never a run of slow handlers.
+  `0.7 × ack_wait`. A beat that comes late (a stall) or after a reconnect (the server
+  may have forgotten the batch) renews nothing: slow handlers alone never leave messages.
 - **Repeats are recognised.** A message this worker handled before (its ack was lost,
   say nats-server was killed before writing it down) is acked, not handled; the ids live
   in `HandledIds`, in a file that outlives the process. An operation is known by its
   transaction id and index (`ipc_config.operation_key`), which a fork does not change:
   re-included in another block, it is not handled twice (unless the worker follows forks
   itself and asks for every copy, `Worker(..., once_per_operation=False)`).
-- **Stopping hands back.** At SIGTERM what was fetched but not reached is nak'ed, so
-  another copy can take it at once.
+- **Stopping hands back.** At SIGTERM what was fetched but not reached is nak'ed.
 """
 
 import asyncio
@@ -130,8 +125,7 @@ def describe(subject: str, block_num: str | int, msg_id: str) -> str:
 
 
 class DeliveryWindow:
-    """The time during which the messages of one pull are still ours to handle, and the
-    connection (nats-py's count of reconnects) the pull went out on."""
+    """How long one pull's messages are ours, and the connection (reconnect count) it used."""
 
     def __init__(self, timing: Timing, session: int = 0) -> None:
         self._timing = timing
@@ -152,8 +146,7 @@ class DeliveryWindow:
 
 
 def buffered_messages(subscription: JetStreamContext.PullSubscription) -> int:
-    """Messages nats-py holds from a pull answered after its fetch had returned; the
-    server's status notes in the same buffer do not count."""
+    """Messages nats-py buffered from a pull answered late (not the server's status notes)."""
     queue = subscription._sub._pending_queue._queue  # nats-py offers only the raw count
     return sum(1 for msg in queue if not JetStreamContext.is_status_msg(msg))
 
@@ -184,10 +177,8 @@ class BatchInHand:
 
 @contextlib.contextmanager
 def kept_alive(batch: BatchInHand, nc: Client, timing: Timing) -> Iterator[None]:
-    """While a batch is handled, tell the server every `ack_wait / 3` that we work on it.
-
-    A timer, not a task: most batches are done long before the first beat, and a task
-    per batch costs a busy worker a good share of its time."""
+    """While a batch is handled, tell the server every `ack_wait / 3` that we work on it
+    (a timer, not a task per batch: most batches end before the first beat)."""
     loop = asyncio.get_running_loop()
     beats: set[asyncio.Task] = set()
 
@@ -209,11 +200,8 @@ def kept_alive(batch: BatchInHand, nc: Client, timing: Timing) -> Iterator[None]
 
 async def _in_progress(batch: BatchInHand, nc: Client, timing: Timing) -> None:
     """The message in hand is kept however long its handler takes; the rest only while
-    still ours, and its window renewed only once the server surely has the news in time.
-
-    Only the server that gave out the batch knows it: after a reconnect (a restarted
-    server may have lost the deliveries it had not written down) nothing is renewed, and
-    nats-py's flush also returns while disconnected."""
+    still ours, renewed only once the server that gave it out surely has the news (after
+    a reconnect it may have forgotten the deliveries; a flush returns while away too)."""
     began = time.monotonic()
     on_time = batch.window.still_ours() and nc.is_connected
 
@@ -232,12 +220,9 @@ async def _in_progress(batch: BatchInHand, nc: Client, timing: Timing) -> None:
 async def confirm_ack(
     msg: Msg, nc: Client, ack_wait: float, stop: asyncio.Event, where: str
 ) -> bool:
-    """Ack `msg` and wait for the server to confirm it. Returns whether it did.
-
-    Only the time the connection is up counts against `ack_wait`: an ack sent just before
-    NATS went away is not given up during the outage (a cluster moving the consumer to
-    another node also leaves acks unanswered for a few seconds).
-    """
+    """Ack `msg` and wait for the server to confirm it. Returns whether it did. Only
+    connected time counts against `ack_wait`: an ack is not given up during an outage (or
+    while a cluster moves the consumer to another node)."""
     connected_for = 0.0  # seconds spent connected since the first try, waits included
     backoff = Backoff(start=0.1, cap=1.0)
     last = time.monotonic()
@@ -383,12 +368,9 @@ class Delivery:
             await confirm_ack(msg, self._nc, self._timing.ack_wait, self._stop, where)
 
     async def _leave_to_the_server(self, count: int) -> None:
-        """Leave `count` stale messages of a batch, and what nats-py buffered since, to
-        the server, and fetch nothing until they are due to be given out again.
-
-        A fresh subscription drops the buffered ones (the next fetch would hand them over
-        first); a fetch made at once would get the messages after them first.
-        """
+        """Leave `count` stale messages of a batch, and what nats-py buffered since (a
+        fresh subscription drops those), to the server; fetch nothing until they are due
+        again, or the messages after them would come first."""
         buffered = buffered_messages(self._subscription)
         if buffered:
             await self._unbind()
@@ -404,8 +386,7 @@ class Delivery:
             await asyncio.wait_for(self._stop.wait(), pause)
 
     async def _hand_back_leftovers(self) -> None:
-        """Nak what reached us after the last fetch, so the next copy gets it at once: a
-        pull can still deliver a message just as it expires."""
+        """Nak what a pull delivered just as it expired, so the next copy gets it at once."""
         try:
             leftovers = await self._subscription.fetch(self._batch_size, timeout=FETCH_WAIT)
         except (FetchTimeoutError, nats.errors.Error, TimeoutError):
