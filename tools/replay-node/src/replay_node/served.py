@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .blocks import dumps
-from .comments import ARCHIVE, INCLUDED, ChainView
+from .comments import ARCHIVE, ChainView
 from .fork import Fork
 from .shapes import to_condenser
 
@@ -162,18 +162,8 @@ class Served:
 
     def comment_view(self, state: State) -> ChainView:
         """The chain as served in ``state``, for the comment index."""
-
-        def block(i: int, source: int) -> dict[str, Any]:
-            if source == INCLUDED:
-                return {"transactions": self.chain.transactions_at(i) if self.chain else []}
-            if source == ARCHIVE:
-                return self.store.block(i)
-            fork = self.forks[source - 1]
-            return json.loads(fork.appbase[i - fork.lo])
-
         return ChainView(
             head=state[0],
             branch=lambda i: self.branch(i, state),
-            block=block,
             timestamp=self.store.timestamps.__getitem__,
         )
