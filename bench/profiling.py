@@ -3,10 +3,10 @@
     uv run --with py-spy python bench/profiling.py               # 7,000 blocks over loopback
     uv run --with py-spy python bench/profiling.py --blocks 2000
 
-Runs one catch-up like bench/catchup.py, with py-spy sampling every thread of the
-`broadcaster` and the `bot` (100 Hz, CPU samples only: a thread that waits
-is not sampled). Writes, under docs/bench/profiles/, the folded stacks (`*.folded`, for
-flamegraph tools or speedscope) and a text summary (`*.txt`): how busy each thread was,
+Runs one catch-up like bench/catchup.py, with py-spy sampling the `broadcaster` and
+the `bot` (100 Hz, `--gil`: only the thread holding the GIL; without it, threads blocked
+in a queue or a socket read were counted too). Writes, under docs/bench/profiles/, the
+folded stacks (`*.folded`, for flamegraph tools or speedscope) and a text summary (`*.txt`): how busy each thread was,
 and the functions and packages that used the CPU, by own time and by inclusive time.
 """
 
@@ -79,7 +79,7 @@ def main() -> None:
 def _record_args(py_spy: str, pid: int, name: str) -> list:
     return [
         py_spy, "record", "--pid", pid, "--rate", RATE, "--threads",
-        "--full-filenames", "--format", "raw", "--output", PROFILES / f"{name}.folded",
+        "--full-filenames", "--gil", "--format", "raw", "--output", PROFILES / f"{name}.folded",
     ]  # fmt: skip
 
 
