@@ -351,7 +351,7 @@ class ChainSettings(Settings):
     node_timeout: float = setting("NODE_TIMEOUT", f"a timeout in seconds {_NUMBER}", 10.0, gt=0)
     # A cap: how many the broadcaster uses adapts to each node's latency and errors.
     max_in_flight: int = setting(
-        "NODE_MAX_IN_FLIGHT", f"a number of requests in flight per node {_WHOLE}", 8, gt=0
+        "NODE_MAX_IN_FLIGHT", f"a number of requests in flight per node {_WHOLE}", 16, gt=0
     )
     virtual_ops: bool = setting("VIRTUAL_OPS", "true or false", True)
 

@@ -30,7 +30,7 @@ OFFLINE_HINT = (
     "uv run honcho -f Procfile.replay start"
 )
 ROUND_BACKOFF = (1.0, 30.0)
-DEFAULT_MAX_IN_FLIGHT = 8
+DEFAULT_MAX_IN_FLIGHT = 16
 DEFAULT_BATCH_SIZE = 50
 SAME_FAILURE_QUIET = 2.0  # seconds during which a node's same failure is not said again
 

@@ -13,7 +13,7 @@ import threading
 from ipc_config import ChainSettings
 from steem_chain import NodePool, Stopped, Tip
 from steem_chain.node import Extras
-from steem_chain.threads import limit_malloc_arenas
+from steem_chain.threads import limit_malloc_arenas, relax_gc
 
 from broadcaster.follow import Batch, ChainSource, Follower
 from broadcaster.publisher import Checkpoint
@@ -37,6 +37,7 @@ class ChainThread:
         self._checkpoint = checkpoint
         self._known_ids = known_ids  # block number -> id, of the last blocks in the stream
         limit_malloc_arenas()  # a thread per request in flight: see there
+        relax_gc()  # decoded blocks waiting by the thousand: see there
         self._stop = threading.Event()
         self._loop = asyncio.get_running_loop()
         self.batches: asyncio.Queue[Batch | BaseException] = asyncio.Queue(QUEUE_BATCHES)
