@@ -6,8 +6,9 @@
 Runs one catch-up like bench/catchup.py, with py-spy sampling the `broadcaster` and
 the `bot` (100 Hz, `--gil`: only the thread holding the GIL; without it, threads blocked
 in a queue or a socket read were counted too). Writes, under docs/bench/profiles/, the
-folded stacks (`*.folded`, for flamegraph tools or speedscope) and a text summary (`*.txt`): how busy each thread was,
-and the functions and packages that used the CPU, by own time and by inclusive time.
+folded stacks (`*.folded`, for flamegraph tools or speedscope) and a text summary
+(`*.txt`): how busy each thread was, and the functions and packages that used the CPU,
+by own time and by inclusive time.
 """
 
 import argparse

@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from ipc_config.backoff import Backoff
+from ipc_config.settings import ChainSettings
 
 from steem_chain.health import Health
 from steem_chain.node import PLAIN, Extras, NodeClient, Tip
@@ -30,8 +31,9 @@ OFFLINE_HINT = (
     "uv run honcho -f Procfile.replay start"
 )
 ROUND_BACKOFF = (1.0, 30.0)
-DEFAULT_MAX_IN_FLIGHT = 16
-DEFAULT_BATCH_SIZE = 50
+# The settings' defaults (NODE_MAX_IN_FLIGHT, FETCH_BATCH_SIZE), for callers without settings.
+DEFAULT_MAX_IN_FLIGHT: int = ChainSettings.model_fields["max_in_flight"].default
+DEFAULT_BATCH_SIZE: int = ChainSettings.model_fields["fetch_batch_size"].default
 SAME_FAILURE_QUIET = 2.0  # seconds during which a node's same failure is not said again
 
 
